@@ -1,0 +1,125 @@
+//! Command line: the multi-call dispatcher and one function per applet. Parsing flags and
+//! choosing exit codes only; no cluster logic here.
+//!
+//! The applet is argv[0]'s file name (`heartbeat`, `ldirectord`, `cl_status`, `hb_standby`,
+//! `hb_takeover`, installed as links to one binary); under any other name, argv[1] names it
+//! (`heartbeat ldirectord …` works too, busybox style).
+
+mod check_config;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Applets reachable by argv[0] or as the first argument.
+pub const APPLETS: &[&str] = &["heartbeat", "ldirectord", "cl_status", "hb_standby", "hb_takeover"];
+
+/// Entry point for `main`.
+pub fn dispatch(args: Vec<OsString>) -> ExitCode {
+    let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or(a.as_os_str()).to_string_lossy().into_owned()).unwrap_or_default();
+    match argv0.as_str() {
+        "ldirectord" | "cl_status" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
+        _ => heartbeat(args),
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "heartbeat", version, about = "heartbeat-rs: Linux-HA Heartbeat v1 and ldirectord, in one memory-safe binary")]
+struct HeartbeatCli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check ha.cf, haresources, authkeys and the ldirectord configurations haresources names.
+    CheckConfig(check_config::Args),
+    /// Run the cluster daemon in the foreground.
+    Run {
+        /// Configuration directory.
+        #[arg(long, default_value = "/etc/ha.d")]
+        config_dir: PathBuf,
+    },
+    /// The ldirectord applet (same as running the binary as `ldirectord`).
+    #[command(disable_help_flag = true)]
+    Ldirectord {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// The cl_status applet.
+    #[command(name = "cl_status", disable_help_flag = true)]
+    ClStatus {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// The hb_standby applet.
+    #[command(name = "hb_standby", disable_help_flag = true)]
+    HbStandby {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// The hb_takeover applet.
+    #[command(name = "hb_takeover", disable_help_flag = true)]
+    HbTakeover {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+fn heartbeat(args: Vec<OsString>) -> ExitCode {
+    // Heartbeat 3.0.6's own flags (-k, -r, -s, …) come with the daemon work.
+    if args.get(1).is_some_and(|a| a.to_string_lossy().starts_with('-') && !a.to_string_lossy().starts_with("--") && a != "-h" && a != "-V") {
+        return not_implemented("heartbeat (legacy daemon flags)");
+    }
+    let cli = match HeartbeatCli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Some(Command::CheckConfig(a)) => check_config::run(a),
+        Some(Command::Run { config_dir }) => run(&config_dir),
+        Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
+        Some(Command::ClStatus { .. }) => not_implemented("cl_status"),
+        Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),
+        Some(Command::HbTakeover { .. }) => not_implemented("hb_takeover"),
+        None => not_implemented("heartbeat (daemon mode)"),
+    }
+}
+
+fn not_implemented(what: &str) -> ExitCode {
+    eprintln!("{what}: not implemented yet in this version of heartbeat-rs; `heartbeat check-config` is available");
+    ExitCode::from(1)
+}
+
+/// `heartbeat run`: for now, load and refuse what we cannot run.
+fn run(dir: &Path) -> ExitCode {
+    let cfg = match crate::config::load::load_dir(dir) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("{w}");
+            }
+            c.value
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("heartbeat: configuration in {} has errors; not starting", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    if cfg.ha_cf.crm != crate::config::ha_cf::Crm::Off {
+        eprintln!(
+            "heartbeat: {}/ha.cf turns crm (pacemaker) on; heartbeat-rs runs Heartbeat v1 resource management (haresources) only and does not run the CRM. Set \"crm off\" (or remove the line) to use haresources.",
+            dir.display()
+        );
+        return ExitCode::from(1);
+    }
+    not_implemented("heartbeat run")
+}

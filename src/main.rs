@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    heartbeat_rs::cli::dispatch(std::env::args_os().collect())
+}
