@@ -40,7 +40,12 @@ pub fn run(args: Args) -> ExitCode {
                 if !args.quiet {
                     let cfg = &c.value;
                     let virtuals: usize = cfg.ldirectord.iter().map(|(_, d)| d.virtuals.len()).sum();
-                    let reals: usize = cfg.ldirectord.iter().flat_map(|(_, d)| &d.virtuals).map(|v| v.reals.iter().map(|r| r.addresses().len()).sum::<usize>()).sum();
+                    let reals: usize = cfg
+                        .ldirectord
+                        .iter()
+                        .flat_map(|(_, d)| &d.virtuals)
+                        .map(|v| v.reals.iter().map(|r| r.addresses().len()).sum::<usize>())
+                        .sum();
                     println!(
                         "{}: ok: {} nodes, {} heartbeat media, {} resource groups, auth {} ({}), {} ldirectord configurations with {} virtual services and {} real servers",
                         args.config_dir.display(),

@@ -70,7 +70,8 @@ enum Command {
 
 fn heartbeat(args: Vec<OsString>) -> ExitCode {
     // Heartbeat 3.0.6's own flags (-k, -r, -s, …) come with the daemon work.
-    if args.get(1).is_some_and(|a| a.to_string_lossy().starts_with('-') && !a.to_string_lossy().starts_with("--") && a != "-h" && a != "-V") {
+    if args.get(1).is_some_and(|a| a.to_string_lossy().starts_with('-') && !a.to_string_lossy().starts_with("--") && a != "-h" && a != "-V")
+    {
         return not_implemented("heartbeat (legacy daemon flags)");
     }
     let cli = match HeartbeatCli::try_parse_from(args) {

@@ -104,10 +104,7 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
     if let Some(mode) = mode {
         // Heartbeat refuses a key file that group or others can read (mode & 044).
         if mode & 0o077 != 0 {
-            let msg = format!(
-                "permissions {:04o} let other users read the keys; expected 0600 (chmod 600 {file})",
-                mode & 0o7777
-            );
+            let msg = format!("permissions {:04o} let other users read the keys; expected 0600 (chmod 600 {file})", mode & 0o7777);
             match rule {
                 ModeRule::Enforce if mode & 0o044 != 0 => diags.error(None, msg),
                 _ => diags.warn(None, msg),
@@ -175,15 +172,7 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
         if let Some(prev) = keys.get(&slot) {
             diags.warn(line_no, format!("slot {slot} is defined again; this replaces line {}", prev.line));
         }
-        keys.insert(
-            slot,
-            AuthKey {
-                slot,
-                method,
-                key: if method.needs_key() { key.map(str::to_owned) } else { None },
-                line: line_no,
-            },
-        );
+        keys.insert(slot, AuthKey { slot, method, key: if method.needs_key() { key.map(str::to_owned) } else { None }, line: line_no });
     }
 
     let active_slot = match active {
@@ -224,9 +213,7 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> AuthKeys {
-        parse("authkeys", text.as_bytes(), Some(0o600), ModeRule::Enforce)
-            .unwrap_or_else(|e| panic!("{e:?}"))
-            .value
+        parse("authkeys", text.as_bytes(), Some(0o600), ModeRule::Enforce).unwrap_or_else(|e| panic!("{e:?}")).value
     }
 
     fn errors(text: &str, mode: u32) -> Vec<String> {

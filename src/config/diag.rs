@@ -50,10 +50,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: impl Into<String>) -> Self {
-        Diagnostics {
-            file: file.into(),
-            items: Vec::new(),
-        }
+        Diagnostics { file: file.into(), items: Vec::new() }
     }
 
     pub fn file(&self) -> &str {
@@ -69,12 +66,7 @@ impl Diagnostics {
     }
 
     fn push(&mut self, severity: Severity, line: Option<usize>, message: String) {
-        self.items.push(Diagnostic {
-            severity,
-            file: self.file.clone(),
-            line,
-            message,
-        });
+        self.items.push(Diagnostic { severity, file: self.file.clone(), line, message });
     }
 
     pub fn has_errors(&self) -> bool {
@@ -92,14 +84,7 @@ impl Diagnostics {
     /// Turns the collected findings into the parse outcome: the value with its warnings when
     /// there is no error, otherwise every finding (errors and warnings, in file order).
     pub fn finish<T>(self, value: T) -> Parsed<T> {
-        if self.has_errors() {
-            Err(self.items)
-        } else {
-            Ok(Checked {
-                value,
-                warnings: self.items,
-            })
-        }
+        if self.has_errors() { Err(self.items) } else { Ok(Checked { value, warnings: self.items }) }
     }
 }
 
@@ -140,12 +125,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         return None;
     }
     let limit = if word.len() <= 4 { 1 } else { 2 };
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word, c), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+    candidates.into_iter().map(|c| (edit_distance(&word, c), c)).filter(|&(d, _)| d <= limit).min_by_key(|&(d, _)| d).map(|(_, c)| c)
 }
 
 /// Damerau-Levenshtein (optimal string alignment) distance: a swap of two letters counts as one.

@@ -260,23 +260,49 @@ const DIRECTIVES: &[(&str, Arity)] = &[
 
 /// Directives that only make sense once; a repeat replaces the earlier value (with a warning).
 const SINGLE: &[&str] = &[
-    "hopfudge", "keepalive", "deadtime", "deadping", "warntime", "initdead", "watchdog", "baud", "udpport",
-    "logfacility", "logfile", "debugfile", "nice_failback", "auto_failback", "rtprio", "hbgenmethod", "realtime",
-    "debug", "msgfmt", "use_logd", "crm", "pacemaker", "autojoin", "uuidfrom", "max_rexmit_delay", "memreserve",
-    "compression", "compression_threshold", "traditional_compression",
+    "hopfudge",
+    "keepalive",
+    "deadtime",
+    "deadping",
+    "warntime",
+    "initdead",
+    "watchdog",
+    "baud",
+    "udpport",
+    "logfacility",
+    "logfile",
+    "debugfile",
+    "nice_failback",
+    "auto_failback",
+    "rtprio",
+    "hbgenmethod",
+    "realtime",
+    "debug",
+    "msgfmt",
+    "use_logd",
+    "crm",
+    "pacemaker",
+    "autojoin",
+    "uuidfrom",
+    "max_rexmit_delay",
+    "memreserve",
+    "compression",
+    "compression_threshold",
+    "traditional_compression",
 ];
 
 /// Syslog facility names Heartbeat accepts, plus `none` (no syslog).
 const FACILITIES: &[&str] = &[
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "local0",
-    "local1", "local2", "local3", "local4", "local5", "local6", "local7", "none",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "local0", "local1", "local2",
+    "local3", "local4", "local5", "local6", "local7", "none",
 ];
 
 /// Serial speeds Heartbeat accepts for `baud`.
 const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
 /// Directives of the CRM (Pacemaker) world: parsed, never run by heartbeat-rs.
-pub const CRM_DIRECTIVES: &[&str] = &["record_config_changes", "record_pengine_inputs", "enable_config_writes", "quorum_server", "weight", "site"];
+pub const CRM_DIRECTIVES: &[&str] =
+    &["record_config_changes", "record_pengine_inputs", "enable_config_writes", "quorum_server", "weight", "site"];
 
 /// Parses an ha.cf file.
 pub fn parse(file: &str, bytes: &[u8]) -> Parsed<HaCf> {
@@ -402,7 +428,14 @@ fn apply(cf: &mut HaCf, d: &mut Diagnostics, t: &mut Times, n: usize, key: &str,
         },
         "baud" => match v.parse::<u32>() {
             Ok(b) if BAUD_RATES.contains(&b) => cf.baud = b,
-            _ => d.error(n, format!("bad baud rate {}; expected one of {}", quote(v), BAUD_RATES.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))),
+            _ => d.error(
+                n,
+                format!(
+                    "bad baud rate {}; expected one of {}",
+                    quote(v),
+                    BAUD_RATES.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            ),
         },
         "logfacility" => {
             if FACILITIES.contains(&v) {
@@ -459,8 +492,14 @@ fn apply(cf: &mut HaCf, d: &mut Diagnostics, t: &mut Times, n: usize, key: &str,
         "use_logd" => set_bool(d, n, key, v, &mut cf.use_logd),
         "coredumps" => set_bool(d, n, key, v, &mut cf.coredumps),
         "traditional_compression" => set_bool(d, n, key, v, &mut cf.traditional_compression),
-        "nice_failback" | "normalpoll" | "log_badpack" | "use_apphbd" | "record_config_changes" | "record_pengine_inputs"
-        | "enable_config_writes" | "syslogmsgfmt" => {
+        "nice_failback"
+        | "normalpoll"
+        | "log_badpack"
+        | "use_apphbd"
+        | "record_config_changes"
+        | "record_pengine_inputs"
+        | "enable_config_writes"
+        | "syslogmsgfmt" => {
             let mut ignored = false;
             set_bool(d, n, key, v, &mut ignored);
         }
@@ -469,10 +508,8 @@ fn apply(cf: &mut HaCf, d: &mut Diagnostics, t: &mut Times, n: usize, key: &str,
             _ => d.error(n, format!("bad env {}; expected NAME=value", quote(v))),
         },
         "quorum_server" => {}
-        "weight" | "site" => {
-            if words(v).count() != 2 {
-                d.error(n, format!("bad {key} {}; expected \"{key} NODE VALUE\"", quote(v)));
-            }
+        "weight" | "site" if words(v).count() != 2 => {
+            d.error(n, format!("bad {key} {}; expected \"{key} NODE VALUE\"", quote(v)));
         }
         "apiauth" => {
             let mut parts = words(v);
@@ -521,7 +558,9 @@ fn apply(cf: &mut HaCf, d: &mut Diagnostics, t: &mut Times, n: usize, key: &str,
             }
         }
         "mcast" | "mcast6" => parse_mcast(cf, d, n, key, v),
-        "ping" | "ping6" => cf.ping.push(PingNode { name: v.to_owned(), hosts: vec![v.to_owned()], v6: key == "ping6", group: false, line: n }),
+        "ping" | "ping6" => {
+            cf.ping.push(PingNode { name: v.to_owned(), hosts: vec![v.to_owned()], v6: key == "ping6", group: false, line: n })
+        }
         "ping_group" => {
             let mut parts = words(v);
             let name = parts.next().unwrap_or_default().to_owned();
@@ -538,7 +577,10 @@ fn apply(cf: &mut HaCf, d: &mut Diagnostics, t: &mut Times, n: usize, key: &str,
 
 fn parse_mcast(cf: &mut HaCf, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
     let parts: Vec<&str> = words(v).collect();
-    let form = format!("expected \"{key} INTERFACE GROUP PORT TTL LOOP\" (e.g. {key} eth0 {} 694 1 0)", if key == "mcast" { "239.0.0.1" } else { "ff12::1" });
+    let form = format!(
+        "expected \"{key} INTERFACE GROUP PORT TTL LOOP\" (e.g. {key} eth0 {} 694 1 0)",
+        if key == "mcast" { "239.0.0.1" } else { "ff12::1" }
+    );
     let [iface, group, port, ttl, lp] = parts.as_slice() else {
         d.error(n, format!("bad {key} {}; {form}", quote(v)));
         return;
@@ -594,7 +636,10 @@ fn check_whole_file(cf: &mut HaCf, d: &mut Diagnostics, t: &Times) {
     } else if cf.warntime <= ka {
         d.error(t.warntime, format!("warntime ({}) must be greater than keepalive ({})", show(cf.warntime), show(ka)));
     } else if cf.warntime >= cf.deadtime {
-        d.warn(t.warntime, format!("warntime ({}) is not below deadtime ({}); late heartbeats will not be reported", show(cf.warntime), show(cf.deadtime)));
+        d.warn(
+            t.warntime,
+            format!("warntime ({}) is not below deadtime ({}); late heartbeats will not be reported", show(cf.warntime), show(cf.deadtime)),
+        );
     }
     if cf.initdead.is_zero() {
         // Heartbeat's default: deadtime when that is over 10 s, else twice it, at least 12 s.
@@ -603,7 +648,10 @@ fn check_whole_file(cf: &mut HaCf, d: &mut Diagnostics, t: &Times) {
     } else if cf.initdead < cf.deadtime {
         d.error(t.initdead, format!("initdead ({}) must be at least deadtime ({})", show(cf.initdead), show(cf.deadtime)));
     } else if cf.initdead < Duration::from_secs(10) {
-        d.warn(t.initdead, format!("initdead ({}) is under 10 s; on some systems networking is not up that fast after boot", show(cf.initdead)));
+        d.warn(
+            t.initdead,
+            format!("initdead ({}) is under 10 s; on some systems networking is not up that fast after boot", show(cf.initdead)),
+        );
     }
     if cf.deadping.is_zero() {
         cf.deadping = cf.deadtime;
@@ -714,7 +762,9 @@ mod tests {
 
     #[test]
     fn typical_file() {
-        let cf = ok("logfile /var/log/ha-log\nlogfacility\tlocal0 # c\r\nkeepalive 2\ndeadtime 10\nwarntime 6\ninitdead 60\nudpport 694\nbcast eth1 eth2\nnode NodeA nodeb\nauto_failback on\nping 10.0.0.1\n");
+        let cf = ok(
+            "logfile /var/log/ha-log\nlogfacility\tlocal0 # c\r\nkeepalive 2\ndeadtime 10\nwarntime 6\ninitdead 60\nudpport 694\nbcast eth1 eth2\nnode NodeA nodeb\nauto_failback on\nping 10.0.0.1\n",
+        );
         assert_eq!(cf.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), vec!["nodea", "nodeb"]);
         assert_eq!(cf.media.len(), 2);
         assert_eq!(cf.deadtime, Duration::from_secs(10));

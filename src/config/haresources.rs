@@ -102,11 +102,7 @@ fn parse_group(words: &[(usize, &str)], diags: &mut Diagnostics) -> Option<Resou
             resources.push(r);
         }
     }
-    Some(ResourceGroup {
-        line,
-        node: node.to_ascii_lowercase(),
-        resources,
-    })
+    Some(ResourceGroup { line, node: node.to_ascii_lowercase(), resources })
 }
 
 /// Parses one resource word.
@@ -134,13 +130,7 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
         "IPv6addr" => Some(parse_address_arg(line, spec, &args, true, diags)?),
         _ => None,
     };
-    Some(Resource {
-        line,
-        spec: spec.to_owned(),
-        agent,
-        args,
-        address,
-    })
+    Some(Resource { line, spec: spec.to_owned(), agent, args, address })
 }
 
 fn parse_address_field(s: &str) -> Option<Ipv4Addr> {
@@ -153,7 +143,11 @@ fn parse_address_field(s: &str) -> Option<Ipv4Addr> {
 }
 
 fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: &mut Diagnostics) -> Option<AddressSpec> {
-    let expected = if v6 { "an IPv6 address, as IPv6addr::ADDR[/prefix[/iface]]" } else { "an IPv4 address, as IPaddr::IP[/prefix[/iface[/broadcast]]]" };
+    let expected = if v6 {
+        "an IPv6 address, as IPv6addr::ADDR[/prefix[/iface]]"
+    } else {
+        "an IPv4 address, as IPaddr::IP[/prefix[/iface[/broadcast]]]"
+    };
     let Some(arg) = args.first() else {
         diags.error(line, format!("{} has no address; expected {expected}", quote(spec)));
         return None;
@@ -180,7 +174,14 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
     // The stock scripts skip empty fields (`10.0.30.15//8/eth0:10` reads as /8 on eth0:10).
     let rest: Vec<&str> = fields[1..].iter().copied().filter(|f| !f.is_empty()).collect();
     if rest.len() + 1 != fields.len() {
-        diags.warn(line, format!("empty field in {}; read as {}", quote(arg), std::iter::once(fields[0]).chain(rest.iter().copied()).collect::<Vec<_>>().join("/")));
+        diags.warn(
+            line,
+            format!(
+                "empty field in {}; read as {}",
+                quote(arg),
+                std::iter::once(fields[0]).chain(rest.iter().copied()).collect::<Vec<_>>().join("/")
+            ),
+        );
     }
     let mut rest = rest.into_iter();
     let prefix = match rest.next() {
@@ -189,7 +190,15 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
             Some(n) => Some(n),
             None => {
                 let max = if v6 { 128 } else { 32 };
-                diags.error(line, format!("bad prefix {} in {}; expected a length from 0 to {max}{}", quote(p), quote(spec), if v6 { "" } else { " or a dotted netmask" }));
+                diags.error(
+                    line,
+                    format!(
+                        "bad prefix {} in {}; expected a length from 0 to {max}{}",
+                        quote(p),
+                        quote(spec),
+                        if v6 { "" } else { " or a dotted netmask" }
+                    ),
+                );
                 return None;
             }
         },
@@ -268,7 +277,9 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_refused_at_their_line() {
-        assert!(err("\nmaster IPaddr::virtual-ip service").starts_with("haresources:2: IPaddr argument \"virtual-ip\" is not an IP address"));
+        assert!(
+            err("\nmaster IPaddr::virtual-ip service").starts_with("haresources:2: IPaddr argument \"virtual-ip\" is not an IP address")
+        );
         assert!(err("n IPaddr::1.2.3.4/33").contains("bad prefix \"33\""));
         assert!(err("n IPaddr::1.2.3.4/255.0.255.0").contains("bad prefix"));
         assert!(err("n IPv6addr::10.0.0.1").contains("not an IPv6 address"));

@@ -168,11 +168,7 @@ impl Service {
 
     /// The service implied by a virtual port (`ld_port_to_service`); unknown ports mean `none`.
     pub fn for_port(port: u16) -> Service {
-        SERVICES
-            .iter()
-            .find(|(_, _, p)| *p == Some(port))
-            .map(|&(_, s, _)| s)
-            .unwrap_or(Service::None)
+        SERVICES.iter().find(|(_, _, p)| *p == Some(port)).map(|&(_, s, _)| s).unwrap_or(Service::None)
     }
 }
 
@@ -439,18 +435,72 @@ pub struct DirectorConfig {
 }
 
 const GLOBAL_DIRECTIVES: &[&str] = &[
-    "checktimeout", "negotiatetimeout", "checkinterval", "checkcount", "failurecount", "fallback", "fallback6",
-    "fallbackcommand", "autoreload", "callback", "logfile", "execute", "fork", "supervised", "quiescent",
-    "readdquiescent", "emailalert", "emailalertfreq", "emailalertstatus", "emailalertfrom", "cleanstop", "smtp",
-    "maintenancedir", "virtual", "virtual6",
+    "checktimeout",
+    "negotiatetimeout",
+    "checkinterval",
+    "checkcount",
+    "failurecount",
+    "fallback",
+    "fallback6",
+    "fallbackcommand",
+    "autoreload",
+    "callback",
+    "logfile",
+    "execute",
+    "fork",
+    "supervised",
+    "quiescent",
+    "readdquiescent",
+    "emailalert",
+    "emailalertfreq",
+    "emailalertstatus",
+    "emailalertfrom",
+    "cleanstop",
+    "smtp",
+    "maintenancedir",
+    "virtual",
+    "virtual6",
 ];
 
 const VIRTUAL_DIRECTIVES: &[&str] = &[
-    "real", "real6", "request", "receive", "checktype", "checkcommand", "checktimeout", "negotiatetimeout",
-    "checkcount", "failurecount", "checkinterval", "checkport", "login", "passwd", "database", "secret", "load",
-    "scheduler", "persistent", "schedflags", "netmask", "protocol", "ops", "service", "httpmethod", "virtualhost",
-    "fallback", "fallback6", "fallbackcommand", "quiescent", "emailalert", "emailalertfreq", "emailalertstatus",
-    "monitorfile", "cleanstop", "smtp", "servicename", "comment",
+    "real",
+    "real6",
+    "request",
+    "receive",
+    "checktype",
+    "checkcommand",
+    "checktimeout",
+    "negotiatetimeout",
+    "checkcount",
+    "failurecount",
+    "checkinterval",
+    "checkport",
+    "login",
+    "passwd",
+    "database",
+    "secret",
+    "load",
+    "scheduler",
+    "persistent",
+    "schedflags",
+    "netmask",
+    "protocol",
+    "ops",
+    "service",
+    "httpmethod",
+    "virtualhost",
+    "fallback",
+    "fallback6",
+    "fallbackcommand",
+    "quiescent",
+    "emailalert",
+    "emailalertfreq",
+    "emailalertstatus",
+    "monitorfile",
+    "cleanstop",
+    "smtp",
+    "servicename",
+    "comment",
 ];
 
 /// Parses an ldirectord.cf file.
@@ -627,17 +677,23 @@ impl Parser {
                     }
                     g.logfile = LogTarget::Syslog(q.to_owned());
                 }
-                None => d.error(n, format!("logfile must be quoted; expected logfile=\"/var/log/ldirectord.log\" or logfile=\"local0\", found {}", quote(v))),
+                None => d.error(
+                    n,
+                    format!(
+                        "logfile must be quoted; expected logfile=\"/var/log/ldirectord.log\" or logfile=\"local0\", found {}",
+                        quote(v)
+                    ),
+                ),
             }
         } else if let Some(v) = directive(raw, "execute") {
             g.execute.push(v.to_owned());
         } else if let Some(v) = directive(raw, "fork") {
             g.fork = yes_no(d, n, "fork", v).unwrap_or(g.fork);
-        } else if raw.starts_with("supervised") {
+        } else if let Some(after) = raw.strip_prefix("supervised") {
             match directive(raw, "supervised") {
                 Some("yes") => g.supervised = true,
                 Some("no") => g.supervised = false,
-                None if raw["supervised".len()..].chars().all(is_space) => {
+                None if after.chars().all(is_space) => {
                     g.supervised = true;
                     d.warn(n, "a bare \"supervised\" is deprecated; write supervised=yes");
                 }
@@ -669,7 +725,10 @@ impl Parser {
             // ldirectord 4.12 refuses this directive of older releases; we read it as they did.
             match first_digits(v).and_then(digits_value).filter(|&x| x > 0) {
                 Some(x) => {
-                    d.warn(n, format!("timeout is deprecated (ldirectord 4.12 refuses it); read as checktimeout={x} and negotiatetimeout={x}"));
+                    d.warn(
+                        n,
+                        format!("timeout is deprecated (ldirectord 4.12 refuses it); read as checktimeout={x} and negotiatetimeout={x}"),
+                    );
                     self.timeout_line = Some((n, x));
                 }
                 None => d.error(n, format!("invalid timeout; expected a positive number of seconds, found {}", quote(v))),
@@ -723,7 +782,13 @@ impl Parser {
                 match digits_value(digits) {
                     Some(k) => {
                         if !val.chars().all(|c| c.is_ascii_digit() || is_space(c)) {
-                            d.warn(n, format!("checktype {} contains a number, so it means \"combined\": 1 negotiate check then {k} connect checks", quote(val)));
+                            d.warn(
+                                n,
+                                format!(
+                                    "checktype {} contains a number, so it means \"combined\": 1 negotiate check then {k} connect checks",
+                                    quote(val)
+                                ),
+                            );
                         }
                         v.checktype = CheckType::Combined(k);
                     }
@@ -740,7 +805,13 @@ impl Parser {
                     "external" => CheckType::External,
                     "external-perl" => CheckType::ExternalPerl,
                     _ => {
-                        d.error(n, format!("unknown checktype {}; expected connect, negotiate, on, off, ping, external, external-perl or a number", quote(val)));
+                        d.error(
+                            n,
+                            format!(
+                                "unknown checktype {}; expected connect, negotiate, on, off, ping, external, external-perl or a number",
+                                quote(val)
+                            ),
+                        );
                         return;
                     }
                 };
@@ -768,7 +839,8 @@ impl Parser {
                 Some(_) => d.error(n, format!("checkport out of range; expected 1 to 65535, found {}", quote(val))),
                 None => d.error(n, format!("invalid checkport; expected a port number, found {}", quote(val))),
             }
-        } else if let Some((name, val)) = ["login", "passwd", "database", "secret"].iter().find_map(|k| directive(rcmd, k).map(|x| (*k, x))) {
+        } else if let Some((name, val)) = ["login", "passwd", "database", "secret"].iter().find_map(|k| directive(rcmd, k).map(|x| (*k, x)))
+        {
             match quoted(val) {
                 Some("") => d.error(n, format!("empty {name}; expected {name}=\"…\"")),
                 Some(q) => {
@@ -835,10 +907,14 @@ impl Parser {
             match (first_word(val), v.protocol) {
                 (None, _) => d.error(n, format!("invalid protocol; expected tcp or udp, found {}", quote(val))),
                 (Some("fwm"), Protocol::Fwm) => {}
-                (Some(_), Protocol::Fwm) => d.error(n, format!("protocol must be fwm for a firewall-mark virtual service; found {}", quote(val))),
+                (Some(_), Protocol::Fwm) => {
+                    d.error(n, format!("protocol must be fwm for a firewall-mark virtual service; found {}", quote(val)))
+                }
                 (Some("tcp"), _) => v.protocol = Protocol::Tcp,
                 (Some("udp"), _) => v.protocol = Protocol::Udp,
-                (Some(_), _) => d.error(n, format!("protocol must be tcp or udp for an address:port virtual service; found {}", quote(val))),
+                (Some(_), _) => {
+                    d.error(n, format!("protocol must be tcp or udp for an address:port virtual service; found {}", quote(val)))
+                }
             }
         } else if let Some(val) = directive(rcmd, "ops") {
             if let Some(b) = yes_no(d, n, "ops", val) {
@@ -847,7 +923,10 @@ impl Parser {
         } else if let Some(val) = directive(rcmd, "service") {
             match first_word(val).and_then(Service::from_name) {
                 Some(Service::Oracle) => {
-                    d.error(n, "service=oracle is not supported by heartbeat-rs (no Oracle client); use checktype=connect or an external check");
+                    d.error(
+                        n,
+                        "service=oracle is not supported by heartbeat-rs (no Oracle client); use checktype=connect or an external check",
+                    );
                 }
                 Some(s) => {
                     v.service = s;
@@ -855,7 +934,10 @@ impl Parser {
                 }
                 None => {
                     let names: Vec<&str> = SERVICES.iter().map(|s| s.0).collect();
-                    let hint = first_word(val).and_then(|w| did_you_mean(w, names.iter().copied())).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
+                    let hint = first_word(val)
+                        .and_then(|w| did_you_mean(w, names.iter().copied()))
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default();
                     d.error(n, format!("unknown service {}{hint}; expected one of {}", quote(val), names.join(", ")));
                 }
             }
@@ -870,7 +952,9 @@ impl Parser {
             let s = val.strip_prefix('"').unwrap_or(val);
             let s = &s[..s.find('"').unwrap_or(s.len())];
             v.virtualhost = Some(s.to_owned());
-        } else if let Some((val, six)) = directive(rcmd, "fallback").map(|x| (x, false)).or_else(|| directive(rcmd, "fallback6").map(|x| (x, true))) {
+        } else if let Some((val, six)) =
+            directive(rcmd, "fallback").map(|x| (x, false)).or_else(|| directive(rcmd, "fallback6").map(|x| (x, true)))
+        {
             if six != v.ipv6 {
                 let (got, want) = if six { ("fallback6", "fallback") } else { ("fallback", "fallback6") };
                 d.error(n, format!("{got} is not allowed in a virtual{family} block; use {want}"));
@@ -1080,7 +1164,10 @@ fn alert_status(d: &mut Diagnostics, n: usize, v: &str) -> Option<AlertStatus> {
             "stopping" => AlertStatus::STOPPING,
             "reloading" => AlertStatus::RELOADING,
             other => {
-                d.error(n, format!("invalid emailalertstatus {}; expected all, none, starting, running, stopping or reloading", quote(other)));
+                d.error(
+                    n,
+                    format!("invalid emailalertstatus {}; expected all, none, starting, running, stopping or reloading", quote(other)),
+                );
                 return None;
             }
         };
@@ -1104,8 +1191,8 @@ fn smtp_host(d: &mut Diagnostics, n: usize, v: &str) -> Option<String> {
 
 /// Syslog facilities a `logfile="facility"` may name.
 const SYSLOG_FACILITIES: &[&str] = &[
-    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp", "local0",
-    "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp", "local0", "local1", "local2",
+    "local3", "local4", "local5", "local6", "local7",
 ];
 
 /// Port names from `/etc/services` that ldirectord files use; others stay names for the daemon
@@ -1222,7 +1309,13 @@ fn parse_virtual_addr(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Opt
             // No port: a leading digit run is a firewall mark (`virtual=127.1.0.1` is mark 127).
             let digits = &v[..v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len())];
             if digits.is_empty() {
-                d.error(n, format!("invalid address for {kw}; expected IP:PORT, host:PORT, [IPv6]:PORT (virtual6) or a firewall mark, found {}", quote(v)));
+                d.error(
+                    n,
+                    format!(
+                        "invalid address for {kw}; expected IP:PORT, host:PORT, [IPv6]:PORT (virtual6) or a firewall mark, found {}",
+                        quote(v)
+                    ),
+                );
                 return None;
             }
             let Some(mark) = digits_value(digits) else {
@@ -1346,21 +1439,16 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
         }
     }
     if !rest.trim_matches(is_space).is_empty() {
-        d.error(n, format!("invalid real server line around {}; expected [WEIGHT] [\"REQUEST\", \"RECEIVE\"] [l:LOW] [u:HIGH] after the method", quote(rest.trim_matches(is_space))));
+        d.error(
+            n,
+            format!(
+                "invalid real server line around {}; expected [WEIGHT] [\"REQUEST\", \"RECEIVE\"] [l:LOW] [u:HIGH] after the method",
+                quote(rest.trim_matches(is_space))
+            ),
+        );
         return;
     }
-    v.reals.push(Real {
-        line: n,
-        host,
-        range_end,
-        port,
-        forward,
-        weight,
-        request,
-        receive,
-        lower_threshold,
-        upper_threshold,
-    });
+    v.reals.push(Real { line: n, host, range_end, port, forward, weight, request, receive, lower_threshold, upper_threshold });
 }
 
 /// `HOST[->HOST2][:PORT]` or `[V6]:PORT`: the address part and the port text if any.
@@ -1482,5 +1570,115 @@ fn parse_fallback(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Option<
             d.error(n, format!("invalid address for {kw}: {e}"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> DirectorConfig {
+        parse("l.cf", text.as_bytes()).unwrap_or_else(|e| panic!("{e:#?}")).value
+    }
+
+    fn first_error(text: &str) -> String {
+        match parse("l.cf", text.as_bytes()) {
+            Ok(_) => panic!("accepted: {text:?}"),
+            Err(d) => d.into_iter().find(|x| x.is_error()).unwrap().to_string(),
+        }
+    }
+
+    #[test]
+    fn a_typical_file() {
+        let c = ok("checktimeout=3\ncheckinterval=5s\nquiescent=yes\n\
+                    virtual=10.0.0.1:80\n\treal=10.0.1.1:80 gate 3\n    real=10.0.1.2->10.0.1.4:8080 masq\n\
+                    \t# comment\n\tservice=http\n\trequest=\"health\"\n\treceive=\"OK\"\n\tscheduler=wlc\n\tpersistent=600\n");
+        assert_eq!(c.globals.checktimeout, Some(3));
+        assert_eq!(c.globals.checkinterval, 5);
+        assert!(c.globals.quiescent);
+        let v = &c.virtuals[0];
+        assert_eq!(v.addr, VirtualAddr::Addr { host: Host::Ip("10.0.0.1".parse().unwrap()), port: Port::Number(80) });
+        assert_eq!((v.service, v.request.as_str(), v.receive.as_str()), (Service::Http, "/health", "OK"));
+        assert_eq!((v.scheduler.as_str(), v.persistent), ("wlc", Some(600)));
+        assert_eq!(v.reals.len(), 2);
+        assert_eq!((v.reals[0].weight, v.reals[0].forward), (3, Forward::Gate));
+        assert_eq!(v.reals[1].addresses().len(), 3);
+        assert_eq!(v.effective_negotiatetimeout(&c.globals), 3);
+    }
+
+    #[test]
+    fn defaults_come_from_the_port() {
+        let c = ok("virtual=1.2.3.4:443\n\treal=5.6.7.8:443 gate\nvirtual=1.2.3.4:8080\n\treal=5.6.7.8 gate\nvirtual=1.2.3.4:53\n\treal=5.6.7.8 gate\nvirtual=7\n\treal=5.6.7.8 gate\n");
+        let s: Vec<_> = c.virtuals.iter().map(|v| (v.service, v.protocol)).collect();
+        assert_eq!(
+            s,
+            vec![(Service::Https, Protocol::Tcp), (Service::None, Protocol::Tcp), (Service::Dns, Protocol::Udp), (Service::None, Protocol::Fwm)]
+        );
+        assert_eq!(c.virtuals[0].scheduler, "wrr");
+        assert!(!c.globals.quiescent);
+    }
+
+    #[test]
+    fn block_rules_of_4_12() {
+        // A blank line ends the block: the next indented line is an error at its own line.
+        assert!(first_error("virtual=1.2.3.4:80\n\treal=5.6.7.8:80 gate\n\n\tservice=http\n").starts_with("l.cf:4: unknown command"));
+        // Three spaces are not enough indentation.
+        assert!(first_error("virtual=1.2.3.4:80\n   real=5.6.7.8:80 gate\n").starts_with("l.cf:2:"));
+        // Comment lines at any indentation do not end a block.
+        assert_eq!(ok("virtual=1.2.3.4:80\n# c\n\treal=5.6.7.8:80 gate\n").virtuals[0].reals.len(), 1);
+        // Values are not trimmed: a comment after a yes/no value is refused, as in 4.12.
+        assert!(first_error("quiescent=yes # c\n").contains("quiescent must be 'yes' or 'no'"));
+        assert!(first_error("virtual=1.2.3.4:80\n\tquiescent=yes # c\n").starts_with("l.cf:2:"));
+        // CRLF files are read (a deliberate difference).
+        assert!(ok("quiescent=yes\r\nvirtual=1.2.3.4:80\r\n\treal=5.6.7.8:80 gate\r\n").globals.quiescent);
+    }
+
+    #[test]
+    fn real_line_quirks() {
+        let c = ok("virtual=1.2.3.4:80\n\treal=5.6.7.8:80 gate 5 \"/x\", \"OK 200\" l:2 u:9\n\treal=5.6.7.9:80 masq foo 7\n");
+        let r = &c.virtuals[0].reals;
+        assert_eq!((r[0].weight, r[0].request.as_deref(), r[0].receive.as_deref()), (5, Some("/x"), Some("OK 200")));
+        assert_eq!((r[0].lower_threshold, r[0].upper_threshold), (2, 9));
+        assert_eq!(r[1].weight, 7);
+        // Without a weight, the digits of the receive string are taken as one (4.12's rule).
+        assert!(first_error("virtual=1.2.3.4:80\n\treal=5.6.7.8:80 gate \"/x\", \"HTTP 200\"\n").contains("invalid real server line"));
+        assert!(first_error("virtual=1.2.3.4:80\n\treal=5.6.7.8:80\n").contains("invalid real"));
+        assert!(first_error("virtual=1.2.3.4:80\n\treal=5.6.7.8:80 route\n").contains("forward method"));
+        assert!(first_error("virtual=1.2.3.4:80\n\treal6=[::1]:80 gate\n").contains("real6 is not allowed"));
+        assert!(first_error("virtual=1.2.3.4:80\n\treal=1.2.3.9->1.2.3.1 gate\n").contains("invalid range"));
+    }
+
+    #[test]
+    fn virtual_forms() {
+        let c = ok("virtual=web.example.com:http\nvirtual6=[2001:db8::1]:80\n\treal6=[2001:db8::2]:80 gate\nvirtual=127.1.0.1\n");
+        assert_eq!(c.virtuals[0].addr, VirtualAddr::Addr { host: Host::Name("web.example.com".into()), port: Port::Number(80) });
+        assert!(c.virtuals[1].ipv6);
+        assert_eq!(c.virtuals[2].addr, VirtualAddr::Fwmark(127));
+        assert!(first_error("virtual=[::1]:80\n").contains("virtual6"));
+        assert!(first_error("virtual=1.2.3.4:80\nvirtual=1.2.3.4:80\n").starts_with("l.cf:2: duplicate virtual service tcp:1.2.3.4:80"));
+    }
+
+    #[test]
+    fn directive_values() {
+        assert!(first_error("virtual=1.2.3.4:80\n\tservice=pingpong_master\n").starts_with("l.cf:2: unknown service"));
+        assert!(first_error("virtual=1.2.3.4:80\n\tservice=oracle\n").contains("not supported"));
+        assert!(first_error("checkinterval=0\n").contains("greater than 0"));
+        assert!(first_error("logfile=/var/log/x\n").contains("must be quoted"));
+        assert!(first_error("virtual=7\n\tprotocol=udp\n").contains("fwm"));
+        assert!(first_error("virtual=1.2.3.4:80\n\tnetmask=24\n").contains("dotted quad"));
+        assert!(first_error("[vip]\n").starts_with("l.cf:1: unknown command \"[vip]\""));
+        assert!(first_error("  checktimeout=3\n").contains("indented"));
+        assert!(first_error("chektimeout=3\n").contains("did you mean \"checktimeout\""));
+        let c = ok("timeout=4\nemailalertstatus=starting, running\nsupervised\n");
+        assert_eq!((c.globals.checktimeout, c.globals.negotiatetimeout), (Some(4), Some(4)));
+        assert_eq!(c.globals.emailalertstatus, AlertStatus(AlertStatus::STARTING | AlertStatus::RUNNING));
+        assert!(c.globals.supervised);
+    }
+
+    #[test]
+    fn every_error_is_reported_in_file_order() {
+        let errs = parse("l.cf", b"bogus=1\nquiescent=maybe\nvirtual=1.2.3.4:80\n\tservice=x\n").unwrap_err();
+        let lines: Vec<_> = errs.iter().filter(|d| d.is_error()).map(|d| d.line).collect();
+        assert_eq!(lines, vec![Some(1), Some(2), Some(4)]);
     }
 }

@@ -139,7 +139,13 @@ pub fn load_dir(dir: &Path) -> Parsed<HaConfig> {
                             }
                         }
                     }
-                    None => cross.error(r.line, format!("ldirectord configuration \"{name}\" not found; looked for {0}/{name}, {0}/conf/{name} and {name}", dir.display())),
+                    None => cross.error(
+                        r.line,
+                        format!(
+                            "ldirectord configuration \"{name}\" not found; looked for {0}/{name}, {0}/conf/{name} and {name}",
+                            dir.display()
+                        ),
+                    ),
                 }
             }
         }
@@ -147,10 +153,9 @@ pub fn load_dir(dir: &Path) -> Parsed<HaConfig> {
     all.extend(cross.into_items());
     let has_errors = all.iter().any(Diagnostic::is_error);
     match (ha_cf, groups, keys) {
-        (Some(ha_cf), Some(haresources), Some(authkeys)) if !has_errors => Ok(Checked {
-            value: HaConfig { dir: dir.to_owned(), ha_cf, haresources, authkeys, ldirectord },
-            warnings: all,
-        }),
+        (Some(ha_cf), Some(haresources), Some(authkeys)) if !has_errors => {
+            Ok(Checked { value: HaConfig { dir: dir.to_owned(), ha_cf, haresources, authkeys, ldirectord }, warnings: all })
+        }
         _ => Err(all),
     }
 }
@@ -160,7 +165,8 @@ fn check_group_nodes(cf: &HaCf, groups: &[ResourceGroup], d: &mut Diagnostics) {
     for g in groups {
         if !cf.nodes.iter().any(|n| n.name == g.node) && cf.autojoin == ha_cf::AutoJoin::None {
             let names: Vec<&str> = cf.nodes.iter().map(|n| n.name.as_str()).collect();
-            let hint = super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
+            let hint =
+                super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
             d.error(g.line, format!("node \"{}\" is not declared in ha.cf{hint}; expected one of: {}", g.node, names.join(", ")));
         }
     }

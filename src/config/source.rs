@@ -14,9 +14,7 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
 /// The lines of `text` with 1-based numbers. A trailing `\r` is removed (CRLF files), a final
 /// line without a newline is kept, and the empty string after a final newline is not a line.
 pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.split_terminator('\n')
-        .enumerate()
-        .map(|(n, l)| (n + 1, l.strip_suffix('\r').unwrap_or(l)))
+    text.split_terminator('\n').enumerate().map(|(n, l)| (n + 1, l.strip_suffix('\r').unwrap_or(l)))
 }
 
 /// Removes a `#` comment and everything after it, the way Heartbeat reads ha.cf, haresources
