@@ -46,11 +46,16 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics {
     file: String,
     items: Vec<Diagnostic>,
+    /// Findings beyond [`MAX_SHOWN`], counted but not kept.
+    dropped: usize,
 }
+
+/// At most this many findings are kept per file, so a garbage file gives a bounded report.
+pub const MAX_SHOWN: usize = 500;
 
 impl Diagnostics {
     pub fn new(file: impl Into<String>) -> Self {
-        Diagnostics { file: file.into(), items: Vec::new() }
+        Diagnostics { file: file.into(), items: Vec::new(), dropped: 0 }
     }
 
     pub fn file(&self) -> &str {
@@ -66,6 +71,15 @@ impl Diagnostics {
     }
 
     fn push(&mut self, severity: Severity, line: Option<usize>, message: String) {
+        if self.items.len() >= MAX_SHOWN {
+            // Keep the verdict right: an error must stay visible even when the list is full.
+            if severity == Severity::Error && !self.has_errors() {
+                self.items.pop();
+            } else {
+                self.dropped += 1;
+                return;
+            }
+        }
         self.items.push(Diagnostic { severity, file: self.file.clone(), line, message });
     }
 
@@ -77,13 +91,29 @@ impl Diagnostics {
         &self.items
     }
 
-    pub fn into_items(self) -> Vec<Diagnostic> {
+    pub fn into_items(mut self) -> Vec<Diagnostic> {
+        self.close();
         self.items
+    }
+
+    /// Adds the "more not shown" line when findings were dropped.
+    fn close(&mut self) {
+        if self.dropped > 0 {
+            let severity = if self.has_errors() { Severity::Error } else { Severity::Warning };
+            self.items.push(Diagnostic {
+                severity,
+                file: self.file.clone(),
+                line: None,
+                message: format!("{} more problems not shown", self.dropped),
+            });
+            self.dropped = 0;
+        }
     }
 
     /// Turns the collected findings into the parse outcome: the value with its warnings when
     /// there is no error, otherwise every finding (errors and warnings, in file order).
-    pub fn finish<T>(self, value: T) -> Parsed<T> {
+    pub fn finish<T>(mut self, value: T) -> Parsed<T> {
+        self.close();
         if self.has_errors() { Err(self.items) } else { Ok(Checked { value, warnings: self.items }) }
     }
 }
@@ -125,7 +155,14 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         return None;
     }
     let limit = if word.len() <= 4 { 1 } else { 2 };
-    candidates.into_iter().map(|c| (edit_distance(&word, c), c)).filter(|&(d, _)| d <= limit).min_by_key(|&(d, _)| d).map(|(_, c)| c)
+    candidates
+        .into_iter()
+        // The distance is at least the difference in length: skip hopeless candidates cheaply.
+        .filter(|c| c.len().abs_diff(word.len()) <= limit)
+        .map(|c| (edit_distance(&word, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
 }
 
 /// Damerau-Levenshtein (optimal string alignment) distance: a swap of two letters counts as one.

@@ -13,6 +13,7 @@
 //!
 //! Deliberate differences are listed in `docs/compatibility.md`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -1032,18 +1033,30 @@ impl Parser {
 /// A block line: indented by at least 4 columns (tab = 4). Returns the command without the
 /// indentation, or `None` when the line ends the block. Mirrors `/^ {4,}(.+)/` after tabs
 /// became 4 spaces, including its backtracking on an all-blank line.
-fn block_command(cut: &str) -> Option<String> {
-    let expanded = if cut.contains('\t') { cut.replace('\t', "    ") } else { cut.to_owned() };
-    let spaces = expanded.len() - expanded.trim_start_matches(' ').len();
-    if spaces < 4 {
+fn block_command(cut: &str) -> Option<Cow<'_, str>> {
+    // Indentation in columns, a tab counting 4 (4.12 turns every tab into 4 spaces first).
+    let mut columns = 0;
+    let mut start = cut.len();
+    for (i, b) in cut.bytes().enumerate() {
+        match b {
+            b' ' => columns += 1,
+            b'\t' => columns += 4,
+            _ => {
+                start = i;
+                break;
+            }
+        }
+    }
+    if columns < 4 {
         return None;
     }
-    let rest = &expanded[spaces..];
-    if !rest.is_empty() {
-        return Some(rest.to_owned());
+    let rest = &cut[start..];
+    if rest.is_empty() {
+        // All blanks: with 5 or more columns, the regex gives back one space as the command.
+        return (columns > 4).then_some(Cow::Borrowed(" "));
     }
-    // All blanks: with 5 or more, the regex gives back one space as the command.
-    (spaces > 4).then(|| " ".to_owned())
+    // Tabs inside the command become 4 spaces too (it matters inside quoted strings).
+    Some(if rest.contains('\t') { Cow::Owned(rest.replace('\t', "    ")) } else { Cow::Borrowed(rest) })
 }
 
 fn unknown(d: &mut Diagnostics, n: usize, text: &str, in_block: bool) {
@@ -1242,6 +1255,12 @@ fn parse_port(s: &str) -> Result<Port, String> {
 
 /// An address token: IPv4 literal, `[IPv6]`, or a host name. `ipv6` is the block's family.
 fn parse_host(s: &str, ipv6: bool) -> Result<Host, String> {
+    // Fast path for the common case, a plain IPv4 literal.
+    if !ipv6 {
+        if let Ok(a) = s.parse::<Ipv4Addr>() {
+            return Ok(Host::Ip(a.into()));
+        }
+    }
     let inner = s.strip_prefix('[').and_then(|x| x.strip_suffix(']'));
     if let Some(inner) = inner {
         return match inner.parse::<Ipv6Addr>() {
