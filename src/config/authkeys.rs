@@ -1,15 +1,17 @@
 //! `authkeys` → [`AuthKeys`]: which method signs outgoing heartbeats and which slots are
 //! accepted. Pure: the file mode is passed in as data by `load`.
 //!
-//! Grammar (Heartbeat 3.0.6, `shared/reference/heartbeat-wire.md` §c.4): `#` starts a comment,
+//! Grammar (Heartbeat 3.0.6, read and run): a line whose first non-blank is `#` is a comment,
 //! blank lines are skipped, `auth N` selects the outbound slot, `N crc` / `N sha1 KEY` /
-//! `N md5 KEY` define slot N (0 ≤ N < 16).
+//! `N md5 KEY` define slot N (0 ≤ N < 16). A key is one word; what follows it is ignored. The
+//! outbound method is bound when a key line's number equals the `auth` in force, so `auth` must
+//! come first, as in Heartbeat.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::diag::{Diagnostics, Parsed, quote};
-use super::source::{decode, lines, strip_hash_comment, words};
+use super::source::{decode, is_blank, lines, words};
 
 /// Highest slot number plus one; Heartbeat keeps 16 method slots.
 pub const SLOTS: u8 = 16;
@@ -113,45 +115,47 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
     }
 
     let text = decode(bytes);
-    let mut active: Option<(u8, usize)> = None;
+    // The `auth N` in force, and the slot it has bound (Heartbeat binds when it reads a key line
+    // whose number equals the current `auth`).
+    let mut current_auth: Option<(u8, usize)> = None;
+    let mut bound: Option<u8> = None;
     let mut keys: BTreeMap<u8, AuthKey> = BTreeMap::new();
     for (line_no, raw) in lines(&text) {
-        let mut w = words(strip_hash_comment(raw));
-        let Some(first) = w.next() else { continue };
-        if first == "auth" {
-            let Some(n) = w.next() else {
-                diags.error(line_no, "\"auth\" needs a slot number; expected \"auth N\" with N from 0 to 15");
-                continue;
-            };
-            match parse_slot(n) {
-                Some(slot) => {
-                    if let Some((_, prev)) = active {
-                        diags.warn(line_no, format!("second \"auth\" line; it replaces the one on line {prev}"));
+        let line = raw.trim_start_matches(is_blank);
+        // Only whole-line comments: Heartbeat has no inline comment syntax here.
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('a') {
+            match line.strip_prefix("auth").map(|r| r.trim_start_matches(is_blank)).and_then(leading_number) {
+                Some((n, rest)) => match u8::try_from(n).ok().filter(|&s| s < SLOTS) {
+                    Some(slot) => {
+                        if !rest.trim_matches(is_blank).is_empty() && !rest.trim_start_matches(is_blank).starts_with('#') {
+                            diags.warn(line_no, format!("ignoring {} after \"auth {slot}\", as Heartbeat does", quote(rest.trim_matches(is_blank))));
+                        }
+                        current_auth = Some((slot, line_no));
                     }
-                    active = Some((slot, line_no));
-                }
-                None => diags.error(line_no, format!("bad slot number {}; expected \"auth N\" with N from 0 to 15", quote(n))),
-            }
-            if let Some(extra) = w.next() {
-                diags.warn(line_no, format!("ignoring {} after \"auth {n}\"", quote(extra)));
+                    None => diags.error(line_no, format!("auth {n} is out of range; expected \"auth N\" with N from 0 to 15")),
+                },
+                None => diags.error(line_no, format!("invalid auth line {}; expected \"auth N\" with N from 0 to 15", quote(line))),
             }
             continue;
         }
-        let Some(slot) = parse_slot(first) else {
-            let msg = if first.bytes().all(|b| b.is_ascii_digit()) {
-                format!("slot number {} out of range; expected 0 to 15", quote(first))
-            } else {
-                format!("unexpected {}; expected \"auth N\" or \"N crc|sha1 KEY|md5 KEY\"", quote(first))
-            };
-            diags.error(line_no, msg);
+        let Some((n, rest)) = leading_number(line) else {
+            diags.error(line_no, format!("unexpected {}; expected \"auth N\" or \"N crc|sha1 KEY|md5 KEY\"", quote(line)));
             continue;
         };
+        let Some(slot) = u8::try_from(n).ok().filter(|&s| s < SLOTS) else {
+            diags.error(line_no, format!("slot number {n} is out of range; expected 0 to 15"));
+            continue;
+        };
+        let mut w = words(rest);
         let Some(method_word) = w.next() else {
             diags.error(line_no, format!("slot {slot} has no method; expected \"{slot} crc\", \"{slot} sha1 KEY\" or \"{slot} md5 KEY\""));
             continue;
         };
         let Some(method) = AuthMethod::from_word(method_word) else {
-            diags.error(line_no, format!("unknown authentication method {}; expected crc, sha1 or md5", quote(method_word)));
+            diags.error(line_no, format!("unknown authentication method {}; expected crc, sha1 or md5 (lower case)", quote(method_word)));
             continue;
         };
         let key = w.next();
@@ -161,34 +165,43 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
                 continue;
             }
             (false, Some(k)) => {
-                diags.warn(line_no, format!("crc takes no key; ignoring {}", quote_secret(k)));
+                diags.error(line_no, format!("crc takes no key, and Heartbeat 3.0.6 refuses one; found {} (a comment here counts as a key too)", quote_secret(k)));
+                continue;
             }
             _ => {}
         }
         if w.next().is_some() {
-            // The key is one word (Heartbeat reads it with %s); more words are ignored there.
-            diags.warn(line_no, "ignoring text after the key; a key is a single word");
+            // Heartbeat reads the key as one word and ignores the rest of the line.
+            diags.warn(line_no, "ignoring text after the key, as Heartbeat does; a key is a single word");
         }
         if let Some(prev) = keys.get(&slot) {
             diags.warn(line_no, format!("slot {slot} is defined again; this replaces line {}", prev.line));
         }
-        keys.insert(slot, AuthKey { slot, method, key: if method.needs_key() { key.map(str::to_owned) } else { None }, line: line_no });
+        keys.insert(slot, AuthKey { slot, method, key: key.map(str::to_owned), line: line_no });
+        if current_auth.is_some_and(|(a, _)| a == slot) {
+            bound = Some(slot);
+        }
     }
 
-    let active_slot = match active {
-        None => {
+    let active_slot = match (current_auth, bound) {
+        (None, _) => {
             diags.error(None, "no \"auth N\" line; expected one selecting the method used to sign heartbeats");
             0
         }
-        Some((slot, line_no)) => {
-            match keys.get(&slot) {
-                None => diags.error(line_no, format!("\"auth {slot}\" selects slot {slot}, which no line defines; expected a line \"{slot} crc|sha1 KEY|md5 KEY\"")),
-                Some(k) if k.line < line_no => diags.warn(
-                    line_no,
-                    format!("slot {slot} is defined on line {} before \"auth {slot}\"; Heartbeat 3.0.6 refuses that order (\"Auth Key [{slot}] not found\"), so put \"auth\" first while old nodes share this file", k.line),
-                ),
-                Some(k) if k.method == AuthMethod::Crc => diags.warn(line_no, "crc authentication gives no protection against forged heartbeats; use sha1 with a secret key"),
-                Some(_) => {}
+        (Some((slot, line_no)), None) => {
+            let msg = match keys.get(&slot) {
+                Some(k) => format!("\"auth {slot}\" comes after the line defining slot {slot} (line {}); Heartbeat binds the method only when \"auth\" comes first, so move \"auth {slot}\" above it", k.line),
+                None => format!("\"auth {slot}\" selects slot {slot}, which no line defines; expected a line \"{slot} crc|sha1 KEY|md5 KEY\""),
+            };
+            diags.error(line_no, msg);
+            slot
+        }
+        (Some((a, line_no)), Some(slot)) => {
+            if a != slot {
+                diags.warn(line_no, format!("\"auth {a}\" has no key line after it, so slot {slot} (bound earlier) keeps signing, as in Heartbeat"));
+            }
+            if keys[&slot].method == AuthMethod::Crc {
+                diags.warn(keys[&slot].line, "crc authentication gives no protection against forged heartbeats; use sha1 with a secret key");
             }
             slot
         }
@@ -196,11 +209,13 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
     diags.finish(AuthKeys { active: active_slot, keys })
 }
 
-fn parse_slot(word: &str) -> Option<u8> {
-    if word.is_empty() || word.len() > 3 || !word.bytes().all(|b| b.is_ascii_digit()) {
+/// A leading decimal number (as C's `%d` reads it) and the rest of the text.
+fn leading_number(s: &str) -> Option<(u64, &str)> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if end == 0 || end > 6 {
         return None;
     }
-    word.parse::<u8>().ok().filter(|&n| n < SLOTS)
+    Some((s[..end].parse().ok()?, &s[end..]))
 }
 
 /// Keys never appear in messages, only their length.
@@ -242,6 +257,18 @@ mod tests {
         assert!(errors("auth 16\n16 crc\n", 0o600).iter().any(|e| e.contains("from 0 to 15")));
         assert!(errors("auth 1\n1 sha1 k\n", 0o644)[0].contains("permissions 0644"));
         assert!(errors("auth 1\n1 sha1 k\n", 0o600).is_empty());
+    }
+
+    #[test]
+    fn heartbeat_binding_rules() {
+        // `auth` must come before its key line.
+        assert!(errors("1 sha1 k\nauth 1\n", 0o600)[0].starts_with("authkeys:2: \"auth 1\" comes after"));
+        // A later `auth` with no key line after it keeps the earlier binding.
+        assert_eq!(ok("auth 1\n1 sha1 a\nauth 3\n").active, 1);
+        assert_eq!(ok("auth1\n1 sha1 my key\n").active_key().key.as_deref(), Some("my"));
+        assert!(errors("auth 2\n2 crc # no key\n", 0o600)[0].contains("crc takes no key"));
+        assert!(errors("auth 1\n1 SHA1 k\n", 0o600)[0].contains("lower case"));
+        assert!(errors("auth x\n", 0o600)[0].starts_with("authkeys:1: invalid auth line"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::diag::{Diagnostics, Parsed, quote};
-use super::source::{decode, is_blank, lines};
+use super::source::{decode, is_blank, lines, strip_hash_comment};
 
 /// One haresources line: the node that prefers the group, and the resources in start order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +50,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Parsed<Vec<ResourceGroup>> {
     // Words of the logical line being built, each with its physical line number.
     let mut pending: Vec<(usize, &str)> = Vec::new();
     for (line_no, raw) in lines(&text) {
-        let (content, continued) = split_continuation(raw);
-        for word in content.split(is_blank).filter(|w| !w.is_empty()) {
-            if word.starts_with('#') {
-                break;
-            }
-            pending.push((line_no, word));
-        }
-        // A comment ends the logical line even when a backslash follows it.
-        if continued && !content.contains('#') {
+        // ResourceManager cuts each line at its first '#', then joins lines ending in '\\'.
+        let (content, continued) = split_continuation(strip_hash_comment(raw));
+        pending.extend(content.split(is_blank).filter(|w| !w.is_empty()).map(|w| (line_no, w)));
+        if continued {
             continue;
         }
         if !pending.is_empty() {
@@ -89,7 +84,7 @@ fn split_continuation(raw: &str) -> (&str, bool) {
 
 fn parse_group(words: &[(usize, &str)], diags: &mut Diagnostics) -> Option<ResourceGroup> {
     let (line, node) = words[0];
-    if node.contains("::") || parse_address_field(node).is_some() {
+    if node.contains("::") {
         diags.error(line, format!("a group must start with the node name; found the resource {}", quote(node)));
         return None;
     }
@@ -110,7 +105,7 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
     let mut parts = spec.split("::");
     let head = parts.next().unwrap_or_default();
     let mut args: Vec<String> = parts.map(str::to_owned).collect();
-    let agent = if parse_address_field(head).is_some() {
+    let agent = if args.is_empty() && looks_like_address(head) {
         // The bare-address shorthand: `10.0.0.1/24` is `IPaddr::10.0.0.1/24`.
         args.insert(0, head.to_owned());
         "IPaddr".to_owned()
@@ -133,6 +128,26 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
     Some(Resource { line, spec: spec.to_owned(), agent, args, address })
 }
 
+/// ResourceManager's shorthand test, the shell glob `[0-9]*.[0-9]*.[0-9]*.[0-9]*`: a digit
+/// first, then three dots each followed by a digit.
+fn looks_like_address(word: &str) -> bool {
+    let b = word.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut dots = 0;
+    let mut i = 1;
+    while i + 1 < b.len() && dots < 3 {
+        if b[i] == b'.' && b[i + 1].is_ascii_digit() {
+            dots += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    dots == 3
+}
+
 fn parse_address_field(s: &str) -> Option<Ipv4Addr> {
     let ip = s.split('/').next()?;
     // Require a dotted quad: "10" alone or "1.2" are not addresses in haresources.
@@ -148,6 +163,10 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
     } else {
         "an IPv4 address, as IPaddr::IP[/prefix[/iface[/broadcast]]]"
     };
+    if args.len() > 1 {
+        diags.error(line, format!("{} has {} arguments; the address script takes one, as IP[/prefix[/iface[/broadcast]]]", quote(spec), args.len()));
+        return None;
+    }
     let Some(arg) = args.first() else {
         diags.error(line, format!("{} has no address; expected {expected}", quote(spec)));
         return None;
@@ -203,8 +222,12 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
             }
         },
     };
-    let iface = rest.next().map(str::to_owned);
-    let broadcast = rest.next().map(str::to_owned);
+    // A third field that starts with a digit is the broadcast (the stock IPaddr's rule).
+    let (iface, broadcast) = match rest.next() {
+        Some(f) if f.starts_with(|c: char| c.is_ascii_digit()) && !v6 => (None, Some(f.to_owned())),
+        Some(f) => (Some(f.to_owned()), rest.next().map(str::to_owned)),
+        None => (None, None),
+    };
     if let Some(b) = &broadcast {
         if b.parse::<Ipv4Addr>().is_err() && !v6 {
             diags.warn(line, format!("broadcast {} in {} is not an IPv4 address", quote(b), quote(spec)));

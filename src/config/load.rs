@@ -160,13 +160,13 @@ pub fn load_dir(dir: &Path) -> Parsed<HaConfig> {
     }
 }
 
-/// A group whose node is not a cluster member would never run anywhere.
+/// A group whose node is not a cluster member would never run anywhere; Heartbeat refuses to
+/// start ("Bad nodename in haresources"). Ping nodes count as nodes there, as in Heartbeat.
 fn check_group_nodes(cf: &HaCf, groups: &[ResourceGroup], d: &mut Diagnostics) {
+    let names: Vec<&str> = cf.nodes.iter().map(|n| n.name.as_str()).chain(cf.ping.iter().map(|p| p.name.as_str())).collect();
     for g in groups {
-        if !cf.nodes.iter().any(|n| n.name == g.node) && cf.autojoin == ha_cf::AutoJoin::None {
-            let names: Vec<&str> = cf.nodes.iter().map(|n| n.name.as_str()).collect();
-            let hint =
-                super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
+        if !names.contains(&g.node.as_str()) {
+            let hint = super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
             d.error(g.line, format!("node \"{}\" is not declared in ha.cf{hint}; expected one of: {}", g.node, names.join(", ")));
         }
     }
