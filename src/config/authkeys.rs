@@ -131,7 +131,10 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
                 Some((n, rest)) => match u8::try_from(n).ok().filter(|&s| s < SLOTS) {
                     Some(slot) => {
                         if !rest.trim_matches(is_blank).is_empty() && !rest.trim_start_matches(is_blank).starts_with('#') {
-                            diags.warn(line_no, format!("ignoring {} after \"auth {slot}\", as Heartbeat does", quote(rest.trim_matches(is_blank))));
+                            diags.warn(
+                                line_no,
+                                format!("ignoring {} after \"auth {slot}\", as Heartbeat does", quote(rest.trim_matches(is_blank))),
+                            );
                         }
                         current_auth = Some((slot, line_no));
                     }
@@ -165,7 +168,13 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
                 continue;
             }
             (false, Some(k)) => {
-                diags.error(line_no, format!("crc takes no key, and Heartbeat 3.0.6 refuses one; found {} (a comment here counts as a key too)", quote_secret(k)));
+                diags.error(
+                    line_no,
+                    format!(
+                        "crc takes no key, and Heartbeat 3.0.6 refuses one; found {} (a comment here counts as a key too)",
+                        quote_secret(k)
+                    ),
+                );
                 continue;
             }
             _ => {}
@@ -190,18 +199,27 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
         }
         (Some((slot, line_no)), None) => {
             let msg = match keys.get(&slot) {
-                Some(k) => format!("\"auth {slot}\" comes after the line defining slot {slot} (line {}); Heartbeat binds the method only when \"auth\" comes first, so move \"auth {slot}\" above it", k.line),
-                None => format!("\"auth {slot}\" selects slot {slot}, which no line defines; expected a line \"{slot} crc|sha1 KEY|md5 KEY\""),
+                Some(k) => format!(
+                    "\"auth {slot}\" comes after the line defining slot {slot} (line {}); Heartbeat binds the method only when \"auth\" comes first, so move \"auth {slot}\" above it",
+                    k.line
+                ),
+                None => {
+                    format!("\"auth {slot}\" selects slot {slot}, which no line defines; expected a line \"{slot} crc|sha1 KEY|md5 KEY\"")
+                }
             };
             diags.error(line_no, msg);
             slot
         }
         (Some((a, line_no)), Some(slot)) => {
             if a != slot {
-                diags.warn(line_no, format!("\"auth {a}\" has no key line after it, so slot {slot} (bound earlier) keeps signing, as in Heartbeat"));
+                diags.warn(
+                    line_no,
+                    format!("\"auth {a}\" has no key line after it, so slot {slot} (bound earlier) keeps signing, as in Heartbeat"),
+                );
             }
             if keys[&slot].method == AuthMethod::Crc {
-                diags.warn(keys[&slot].line, "crc authentication gives no protection against forged heartbeats; use sha1 with a secret key");
+                diags
+                    .warn(keys[&slot].line, "crc authentication gives no protection against forged heartbeats; use sha1 with a secret key");
             }
             slot
         }

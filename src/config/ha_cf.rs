@@ -464,7 +464,13 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             set_bool(d, n, key, v, &mut value);
             // Heartbeat ignores the value: it means "legacy", or "off" after an auto_failback.
             cf.auto_failback = if st.auto_failback.is_some() { AutoFailback::Off } else { AutoFailback::Legacy };
-            d.warn(n, format!("nice_failback is obsolete and read as auto_failback {}, as Heartbeat does; write auto_failback on or off instead", if st.auto_failback.is_some() { "off" } else { "legacy" }));
+            d.warn(
+                n,
+                format!(
+                    "nice_failback is obsolete and read as auto_failback {}, as Heartbeat does; write auto_failback on or off instead",
+                    if st.auto_failback.is_some() { "off" } else { "legacy" }
+                ),
+            );
         }
         "auto_failback" => {
             st.auto_failback = Some(n);
@@ -547,7 +553,10 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                 }
             }
             if fields == 0 {
-                d.error(n, format!("apiauth {} names no uid= or gid=; expected \"apiauth CLIENT [uid=USER,…] [gid=GROUP,…]\"", quote(&client)));
+                d.error(
+                    n,
+                    format!("apiauth {} names no uid= or gid=; expected \"apiauth CLIENT [uid=USER,…] [gid=GROUP,…]\"", quote(&client)),
+                );
             }
             if let Some(prev) = st.apiauth_clients.insert(client.clone(), n) {
                 d.error(n, format!("apiauth for client {} is given twice (line {prev})", quote(&client)));
@@ -559,7 +568,9 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             let _user = parts.next();
             match parts.next() {
                 Some(cmd) if cmd.starts_with('/') => cf.respawn.push(RawDirective { name: key.into(), value: v.into(), line: n }),
-                Some(cmd) => d.error(n, format!("{key} command {} is not a full path; expected \"{key} USER /path/to/program [args]\"", quote(cmd))),
+                Some(cmd) => {
+                    d.error(n, format!("{key} command {} is not a full path; expected \"{key} USER /path/to/program [args]\"", quote(cmd)))
+                }
                 None => d.error(n, format!("{key} {} has no command; expected \"{key} USER /path/to/program [args]\"", quote(v))),
             }
         }
@@ -595,12 +606,23 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                     if !rest.is_empty() {
                         d.warn(n, format!("ignoring {} after the {key} peer, as Heartbeat does", quote(&rest.join(" "))));
                     }
-                    let family_ok = if v6 { peer.split('%').next().unwrap_or_default().parse::<Ipv6Addr>().is_ok() } else { peer.parse::<Ipv6Addr>().is_err() };
+                    let family_ok = if v6 {
+                        peer.split('%').next().unwrap_or_default().parse::<Ipv6Addr>().is_ok()
+                    } else {
+                        peer.parse::<Ipv6Addr>().is_err()
+                    };
                     if family_ok {
                         cf.media.push(Medium::Ucast { iface: (*iface).to_owned(), peer: (*peer).to_owned(), v6, port: cf.udpport });
                         st.first_medium.get_or_insert(n);
                     } else {
-                        d.error(n, format!("{key} peer {} is not {}", quote(peer), if v6 { "an IPv6 address" } else { "an IPv4 address or host name" }));
+                        d.error(
+                            n,
+                            format!(
+                                "{key} peer {} is not {}",
+                                quote(peer),
+                                if v6 { "an IPv6 address" } else { "an IPv4 address or host name" }
+                            ),
+                        );
                     }
                 }
                 _ => d.error(n, format!("invalid {key} {}; expected \"{key} INTERFACE PEER-ADDRESS\"", quote(v))),
@@ -615,7 +637,13 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             if key == "ping6" && v.parse::<Ipv6Addr>().is_err() {
                 d.error(n, format!("ping6 host {} is not an IPv6 address", quote(v)));
             } else {
-                cf.ping.push(PingNode { name: v.to_ascii_lowercase(), hosts: vec![v.to_owned()], v6: key == "ping6", group: false, line: n });
+                cf.ping.push(PingNode {
+                    name: v.to_ascii_lowercase(),
+                    hosts: vec![v.to_owned()],
+                    v6: key == "ping6",
+                    group: false,
+                    line: n,
+                });
             }
         }
         "ping_group" => {
@@ -709,9 +737,15 @@ fn check_whole_file(st: &mut State, d: &mut Diagnostics) {
     if cf.warntime.is_zero() {
         cf.warntime = cf.deadtime / 2;
     } else if cf.warntime >= cf.deadtime {
-        d.warn(st.warntime, format!("warntime ({}) is not below deadtime ({}); late heartbeats will not be reported", show(cf.warntime), show(cf.deadtime)));
+        d.warn(
+            st.warntime,
+            format!("warntime ({}) is not below deadtime ({}); late heartbeats will not be reported", show(cf.warntime), show(cf.deadtime)),
+        );
     } else if cf.warntime <= ka {
-        d.warn(st.warntime, format!("warntime ({}) is not above keepalive ({}); every heartbeat will look late", show(cf.warntime), show(ka)));
+        d.warn(
+            st.warntime,
+            format!("warntime ({}) is not above keepalive ({}); every heartbeat will look late", show(cf.warntime), show(ka)),
+        );
     }
     if cf.initdead.is_zero() && st.initdead.is_none() {
         let secs10 = Duration::from_secs(10);
@@ -723,9 +757,15 @@ fn check_whole_file(st: &mut State, d: &mut Diagnostics) {
             cf.deadtime * 2
         };
     } else if cf.initdead < cf.deadtime {
-        d.error(st.initdead, format!("initdead ({}) is smaller than deadtime ({}); expected at least deadtime", show(cf.initdead), show(cf.deadtime)));
+        d.error(
+            st.initdead,
+            format!("initdead ({}) is smaller than deadtime ({}); expected at least deadtime", show(cf.initdead), show(cf.deadtime)),
+        );
     } else if cf.initdead < Duration::from_secs(10) {
-        d.warn(st.initdead, format!("initdead ({}) may be too small: networks can take longer to come up at boot; 10s or more is safer", show(cf.initdead)));
+        d.warn(
+            st.initdead,
+            format!("initdead ({}) may be too small: networks can take longer to come up at boot; 10s or more is safer", show(cf.initdead)),
+        );
     }
     if st.deadping.is_none() {
         cf.deadping = cf.deadtime;
@@ -798,7 +838,11 @@ fn set_time(d: &mut Diagnostics, n: usize, key: &str, v: &str, slot: &mut Durati
     match parse_time(v) {
         Some(t) => *slot = t,
         None => {
-            let hint = if v.ends_with('s') && !v.ends_with("ms") && !v.ends_with("us") { " (Heartbeat has no \"s\" unit: a bare number is seconds)" } else { "" };
+            let hint = if v.ends_with('s') && !v.ends_with("ms") && !v.ends_with("us") {
+                " (Heartbeat has no \"s\" unit: a bare number is seconds)"
+            } else {
+                ""
+            };
             d.error(n, format!("invalid {key} {}{hint}; expected a time such as 2, 0.5, 500ms or 200000us", quote(v)))
         }
     }

@@ -84,6 +84,10 @@ fn split_continuation(raw: &str) -> (&str, bool) {
 
 fn parse_group(words: &[(usize, &str)], diags: &mut Diagnostics) -> Option<ResourceGroup> {
     let (line, node) = words[0];
+    if let Some(bad) = bad_text(node) {
+        diags.error(line, format!("node name {} contains {bad}; expected a host name as uname -n prints it", quote(node)));
+        return None;
+    }
     if node.contains("::") {
         diags.error(line, format!("a group must start with the node name; found the resource {}", quote(node)));
         return None;
@@ -102,6 +106,10 @@ fn parse_group(words: &[(usize, &str)], diags: &mut Diagnostics) -> Option<Resou
 
 /// Parses one resource word.
 pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Option<Resource> {
+    if let Some(bad) = bad_text(spec) {
+        diags.error(line, format!("resource {} contains {bad}; expected Script::arg1::arg2", quote(spec)));
+        return None;
+    }
     let mut parts = spec.split("::");
     let head = parts.next().unwrap_or_default();
     let mut args: Vec<String> = parts.map(str::to_owned).collect();
@@ -126,6 +134,18 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
         _ => None,
     };
     Some(Resource { line, spec: spec.to_owned(), agent, args, address })
+}
+
+/// Names and arguments are passed to scripts and compared with `uname -n`: control characters
+/// and bytes that are not text cannot be meant.
+fn bad_text(word: &str) -> Option<&'static str> {
+    if word.contains('\u{fffd}') {
+        Some("bytes that are not valid text")
+    } else if word.chars().any(char::is_control) {
+        Some("a control character")
+    } else {
+        None
+    }
 }
 
 /// ResourceManager's shorthand test, the shell glob `[0-9]*.[0-9]*.[0-9]*.[0-9]*`: a digit
@@ -164,7 +184,10 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
         "an IPv4 address, as IPaddr::IP[/prefix[/iface[/broadcast]]]"
     };
     if args.len() > 1 {
-        diags.error(line, format!("{} has {} arguments; the address script takes one, as IP[/prefix[/iface[/broadcast]]]", quote(spec), args.len()));
+        diags.error(
+            line,
+            format!("{} has {} arguments; the address script takes one, as IP[/prefix[/iface[/broadcast]]]", quote(spec), args.len()),
+        );
         return None;
     }
     let Some(arg) = args.first() else {

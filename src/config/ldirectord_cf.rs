@@ -511,6 +511,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Parsed<DirectorConfig> {
         d: Diagnostics::new(file),
         cfg: DirectorConfig::default(),
         seen: HashMap::new(),
+        block_key_text: String::new(),
         block: None,
         timeout_line: None,
         explicit_service: false,
@@ -526,7 +527,10 @@ struct Parser {
     d: Diagnostics,
     cfg: DirectorConfig,
     /// Virtual identity → line, to refuse duplicates.
-    seen: HashMap<(bool, VirtualAddr, Protocol), usize>,
+    /// Virtual identity as 4.12 compares it (numbers as written: `:080` is not `:80`) → line.
+    seen: HashMap<(bool, Protocol, Host, String), usize>,
+    /// The port (or mark) text of the open block, for that identity.
+    block_key_text: String,
     /// The open virtual block, if any (`None` inside it when its `virtual=` line was refused, so
     /// its lines are still consumed as block lines).
     block: Option<Option<Virtual>>,
@@ -575,12 +579,19 @@ fn first_digits(v: &str) -> Option<&str> {
 }
 
 /// A run of digits as a number; `None` when it does not fit.
+/// A run of digits as a number, saturating: 4.12 (Perl) accepts any size, and a timeout or a
+/// threshold beyond `u32::MAX` means "for ever" either way.
 fn digits_value(d: &str) -> Option<u32> {
+    Some(exact_value(d).map_or(u32::MAX, |v| u32::try_from(v).unwrap_or(u32::MAX)))
+}
+
+/// A run of digits as a number, `None` when it exceeds `u64` (for values that must be exact).
+fn exact_value(d: &str) -> Option<u64> {
     let d = d.trim_start_matches('0');
     if d.is_empty() {
         return Some(0);
     }
-    if d.len() > 10 {
+    if d.len() > 19 {
         return None;
     }
     d.parse().ok()
@@ -741,6 +752,7 @@ impl Parser {
 
     fn start_block(&mut self, n: usize, value: &str, ipv6: bool) {
         self.explicit_service = false;
+        self.block_key_text = virtual_key_text(value);
         let addr = parse_virtual_addr(&mut self.d, n, value, ipv6);
         self.block = Some(addr.map(|(addr, udp)| {
             let protocol = match (&addr, udp) {
@@ -1004,7 +1016,16 @@ impl Parser {
                 };
             }
         }
-        let key = (v.ipv6, v.addr.clone(), if v.protocol == Protocol::Fwm { Protocol::Fwm } else { v.protocol });
+        let host = match &v.addr {
+            VirtualAddr::Addr { host, .. } => host.clone(),
+            VirtualAddr::Fwmark(_) => Host::Name(String::new()),
+        };
+        // A named port compares by its number, a numeric one by its text, as in 4.12.
+        let port_text = match &v.addr {
+            VirtualAddr::Addr { port: Port::Number(p), .. } if !self.block_key_text.bytes().all(|b| b.is_ascii_digit()) => p.to_string(),
+            _ => std::mem::take(&mut self.block_key_text),
+        };
+        let key = (v.ipv6, v.protocol, host, port_text);
         if let Some(&first) = self.seen.get(&key) {
             self.d.error(v.line, format!("duplicate virtual service {}; the same one starts on line {first}", v.id()));
             return;
@@ -1027,6 +1048,18 @@ impl Parser {
             }
         }
         self.d.finish(self.cfg)
+    }
+}
+
+/// The text 4.12 keeps in a virtual's identity: the port as written, or the mark's digits.
+fn virtual_key_text(value: &str) -> String {
+    let after_host = if value.starts_with('[') { value.find(']').map_or("", |i| &value[i + 1..]) } else { value };
+    match after_host.find(':') {
+        Some(i) if !value.starts_with(|c: char| c.is_ascii_digit()) || value[..i].contains('.') || value.starts_with('[') => {
+            let p = &after_host[i + 1..];
+            p[..p.find(|c: char| !is_port_char(c)).unwrap_or(p.len())].to_owned()
+        }
+        _ => value[..value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len())].to_owned(),
     }
 }
 
@@ -1161,11 +1194,21 @@ fn alert_freq(d: &mut Diagnostics, n: usize, v: &str) -> Option<u32> {
 }
 
 fn alert_status(d: &mut Diagnostics, n: usize, v: &str) -> Option<AlertStatus> {
-    if v.is_empty() {
-        // 4.12 takes an empty list as "no state": alerts are never sent.
-        return Some(AlertStatus::NONE);
+    // Perl's `split /\s*,\s*/`: blanks around commas go, blanks at the ends stay, and empty
+    // trailing fields are dropped (so "running," is fine but "running " is not).
+    let pieces: Vec<&str> = v.split(',').collect();
+    let last = pieces.len() - 1;
+    let mut items: Vec<&str> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let p = if i > 0 { p.trim_start_matches(is_space) } else { p };
+            if i < last { p.trim_end_matches(is_space) } else { p }
+        })
+        .collect();
+    while items.last() == Some(&"") {
+        items.pop();
     }
-    let items: Vec<&str> = v.split(',').map(|s| s.trim_matches(is_space)).collect();
     let has_none = items.contains(&"none");
     let mut bits = 0u8;
     for item in &items {
@@ -1179,7 +1222,10 @@ fn alert_status(d: &mut Diagnostics, n: usize, v: &str) -> Option<AlertStatus> {
             other => {
                 d.error(
                     n,
-                    format!("invalid emailalertstatus {}; expected all, none, starting, running, stopping or reloading", quote(other)),
+                    format!(
+                        "invalid emailalertstatus {}; expected all, none, starting, running, stopping or reloading, separated by commas",
+                        quote(other)
+                    ),
                 );
                 return None;
             }
@@ -1241,6 +1287,9 @@ pub fn well_known_port(name: &str) -> Option<u16> {
 
 /// `PORT` after a colon: digits (0..65535) or a service name.
 fn parse_port(s: &str) -> Result<Port, String> {
+    if s.is_empty() {
+        return Err("the port after ':' is empty".to_owned());
+    }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return match digits_value(s) {
             Some(p) if p <= 65535 => Ok(Port::Number(p as u16)),
@@ -1263,6 +1312,10 @@ fn parse_host(s: &str, ipv6: bool) -> Result<Host, String> {
     }
     let inner = s.strip_prefix('[').and_then(|x| x.strip_suffix(']'));
     if let Some(inner) = inner {
+        // 4.12's pattern is `[0-9A-Fa-f:]+`: no dotted (IPv4-mapped) forms.
+        if !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+            return Err(format!("{} is not an IPv6 address ldirectord reads (hex digits and colons only)", quote(s)));
+        }
         return match inner.parse::<Ipv6Addr>() {
             Ok(a) if ipv6 => Ok(Host::Ip(a.into())),
             Ok(_) => Err(format!("{} is an IPv6 address in an IPv4 block; use virtual6/real6/fallback6", quote(s))),
@@ -1271,16 +1324,29 @@ fn parse_host(s: &str, ipv6: bool) -> Result<Host, String> {
     }
     let looks_v4 = s.split('.').count() == 4 && s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if looks_v4 {
-        return match s.parse::<Ipv4Addr>() {
-            Ok(_) if ipv6 => Err(format!("{} is an IPv4 address in a virtual6 block; expected [IPv6]", quote(s))),
-            Ok(a) => Ok(Host::Ip(a.into())),
-            Err(_) => Err(format!("{} is not a valid IPv4 address", quote(s))),
+        return match inet_aton_quad(s) {
+            Some(_) if ipv6 => Err(format!("{} is an IPv4 address in a virtual6 block; expected [IPv6]", quote(s))),
+            Some(a) => Ok(Host::Ip(a.into())),
+            None => Err(format!("{} is not a valid IPv4 address", quote(s))),
         };
     }
     if s.is_empty() || !s.chars().all(is_host_char) {
         return Err(format!("{} is not an address or host name", quote(s)));
     }
     Ok(Host::Name(s.to_owned()))
+}
+
+/// A dotted quad as glibc's resolver reads it: a part with a leading zero is octal
+/// (`127.000.000.001` is 127.0.0.1, `010.1.1.1` is 8.1.1.1), as ldirectord sees it.
+fn inet_aton_quad(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        let v = if p.len() > 1 && p.starts_with('0') { u32::from_str_radix(&p[1..], 8).ok()? } else { p.parse::<u32>().ok()? };
+        *o = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 /// The value of `virtual=`/`virtual6=`. Returns the address and whether the port makes it UDP
@@ -1337,7 +1403,7 @@ fn parse_virtual_addr(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Opt
                 );
                 return None;
             }
-            let Some(mark) = digits_value(digits) else {
+            let Some(mark) = exact_value(digits).and_then(|m| u32::try_from(m).ok()) else {
                 d.error(n, format!("firewall mark {} is too large; expected at most 4294967295", quote(digits)));
                 return None;
             };
@@ -1583,7 +1649,13 @@ fn parse_fallback(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Option<
             }
         },
     };
-    match parse_host(host_part, ipv6) {
+    // The fallback goes straight to the resolver, which also reads `[::ffff:1.2.3.4]`.
+    let mapped = host_part.strip_prefix('[').and_then(|x| x.strip_suffix(']')).and_then(|x| x.parse::<Ipv6Addr>().ok());
+    let host = match mapped {
+        Some(a) if ipv6 => Ok(Host::Ip(a.into())),
+        _ => parse_host(host_part, ipv6),
+    };
+    match host {
         Ok(host) => Some(Fallback { host, port, forward }),
         Err(e) => {
             d.error(n, format!("invalid address for {kw}: {e}"));
@@ -1627,11 +1699,18 @@ mod tests {
 
     #[test]
     fn defaults_come_from_the_port() {
-        let c = ok("virtual=1.2.3.4:443\n\treal=5.6.7.8:443 gate\nvirtual=1.2.3.4:8080\n\treal=5.6.7.8 gate\nvirtual=1.2.3.4:53\n\treal=5.6.7.8 gate\nvirtual=7\n\treal=5.6.7.8 gate\n");
+        let c = ok(
+            "virtual=1.2.3.4:443\n\treal=5.6.7.8:443 gate\nvirtual=1.2.3.4:8080\n\treal=5.6.7.8 gate\nvirtual=1.2.3.4:53\n\treal=5.6.7.8 gate\nvirtual=7\n\treal=5.6.7.8 gate\n",
+        );
         let s: Vec<_> = c.virtuals.iter().map(|v| (v.service, v.protocol)).collect();
         assert_eq!(
             s,
-            vec![(Service::Https, Protocol::Tcp), (Service::None, Protocol::Tcp), (Service::Dns, Protocol::Udp), (Service::None, Protocol::Fwm)]
+            vec![
+                (Service::Https, Protocol::Tcp),
+                (Service::None, Protocol::Tcp),
+                (Service::Dns, Protocol::Udp),
+                (Service::None, Protocol::Fwm)
+            ]
         );
         assert_eq!(c.virtuals[0].scheduler, "wrr");
         assert!(!c.globals.quiescent);

@@ -166,7 +166,8 @@ fn check_group_nodes(cf: &HaCf, groups: &[ResourceGroup], d: &mut Diagnostics) {
     let names: Vec<&str> = cf.nodes.iter().map(|n| n.name.as_str()).chain(cf.ping.iter().map(|p| p.name.as_str())).collect();
     for g in groups {
         if !names.contains(&g.node.as_str()) {
-            let hint = super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
+            let hint =
+                super::diag::did_you_mean(&g.node, names.iter().copied()).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
             d.error(g.line, format!("node \"{}\" is not declared in ha.cf{hint}; expected one of: {}", g.node, names.join(", ")));
         }
     }
