@@ -575,8 +575,7 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             }
         }
         "stonith" | "stonith_host" => {
-            let min = if key == "stonith" { 2 } else { 2 };
-            if words(v).count() < min {
+            if words(v).count() < 2 {
                 let form = if key == "stonith" { "stonith TYPE CONFIG-FILE" } else { "stonith_host HOST TYPE PARAMS…" };
                 d.error(n, format!("{key} {} is incomplete; expected \"{form}\"", quote(v)));
             } else {
@@ -628,10 +627,8 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                 _ => d.error(n, format!("invalid {key} {}; expected \"{key} INTERFACE PEER-ADDRESS\"", quote(v))),
             }
         }
-        "mcast" | "mcast6" => {
-            if parse_mcast(cf, d, n, key, v) {
-                st.first_medium.get_or_insert(n);
-            }
+        "mcast" | "mcast6" if parse_mcast(cf, d, n, key, v) => {
+            st.first_medium.get_or_insert(n);
         }
         "ping" | "ping6" => {
             if key == "ping6" && v.parse::<Ipv6Addr>().is_err() {
