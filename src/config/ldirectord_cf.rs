@@ -388,7 +388,8 @@ impl Virtual {
             monitorfile: None,
             servicename: None,
             comment: None,
-            reals: Vec::new(),
+            // Most blocks hold a handful of reals; growing from empty costs several copies.
+            reals: Vec::with_capacity(8),
         }
     }
 
@@ -1441,8 +1442,10 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
             return;
         }
     };
-    let (first, last) = match addr_part.split_once("->") {
-        Some((a, b)) => (a, Some(b)),
+    // A range `A->B`; a byte scan, as most lines have none.
+    let arrow = addr_part.as_bytes().windows(2).position(|w| w == b"->");
+    let (first, last) = match arrow {
+        Some(i) => (&addr_part[..i], Some(&addr_part[i + 2..])),
         None => (addr_part, None),
     };
     let host = match parse_host(first, v.ipv6) {
