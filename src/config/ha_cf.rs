@@ -782,6 +782,9 @@ fn check_whole_file(st: &mut State, d: &mut Diagnostics) {
             Some(_) => {}
         }
     }
+    for raw in cf.directives.iter().filter(|r| CRM_DIRECTIVES.contains(&r.name.as_str())) {
+        d.warn(raw.line, format!("{} belongs to the CRM (Pacemaker); heartbeat-rs reads it and does not use it", raw.name));
+    }
     if cf.crm != Crm::Off {
         d.warn(st.crm_line, "crm/pacemaker is on: heartbeat-rs parses it but does not run the CRM, and `heartbeat run` refuses to start until it is off (resources then come from haresources)");
         for a in &cf.apiauth {

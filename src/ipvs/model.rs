@@ -1,0 +1,258 @@
+//! The IPVS table as data: services, destinations and their settings. Pure; no I/O.
+//!
+//! Services and destinations keep the order they were added or dumped in (the kernel's order),
+//! because `ipvsadm -Ln` prints in that order; comparisons for convergence use the keys.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// Transport protocol of an address service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The IP protocol number the kernel uses.
+    pub fn number(self) -> u16 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        }
+    }
+
+    pub fn from_number(n: u16) -> Option<Protocol> {
+        match n {
+            6 => Some(Protocol::Tcp),
+            17 => Some(Protocol::Udp),
+            132 => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+}
+
+/// What identifies a virtual service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceKey {
+    Inet { protocol: Protocol, addr: IpAddr, port: u16 },
+    Fwmark { ipv6: bool, mark: u32 },
+}
+
+impl ServiceKey {
+    pub fn is_ipv6(&self) -> bool {
+        match self {
+            ServiceKey::Inet { addr, .. } => addr.is_ipv6(),
+            ServiceKey::Fwmark { ipv6, .. } => *ipv6,
+        }
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            ServiceKey::Inet { port, .. } => Some(*port),
+            ServiceKey::Fwmark { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    /// The way `ipvsadm` names a service on its command line: `-t 10.0.0.1:80`, `-f 5 -6`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Inet { protocol, addr, port } => {
+                let flag = match protocol {
+                    Protocol::Tcp => "-t",
+                    Protocol::Udp => "-u",
+                    Protocol::Sctp => "--sctp-service",
+                };
+                write!(f, "{flag} {}", SockAddr(*addr, *port))
+            }
+            ServiceKey::Fwmark { ipv6, mark } => write!(f, "-f {mark}{}", if *ipv6 { " -6" } else { "" }),
+        }
+    }
+}
+
+/// `addr:port`, with brackets around IPv6 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockAddr(pub IpAddr, pub u16);
+
+impl fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
+        }
+    }
+}
+
+/// Service flags (`IP_VS_SVC_F_*`).
+pub mod flags {
+    pub const PERSISTENT: u32 = 0x0001;
+    pub const HASHED: u32 = 0x0002;
+    pub const ONEPACKET: u32 = 0x0004;
+    pub const SCHED1: u32 = 0x0008;
+    pub const SCHED2: u32 = 0x0010;
+    pub const SCHED3: u32 = 0x0020;
+    /// Flags a user sets; the kernel reports HASHED too, which is not configuration.
+    pub const USER: u32 = PERSISTENT | ONEPACKET | SCHED1 | SCHED2 | SCHED3;
+}
+
+/// The settings of a service (what `-A`/`-E` set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConf {
+    pub scheduler: String,
+    /// `IP_VS_SVC_F_*` user flags (persistent, one-packet, scheduler flags).
+    pub flags: u32,
+    /// Persistence timeout in seconds (meaningful with the PERSISTENT flag).
+    pub timeout: u32,
+    /// IPv4: the mask as a number (`0xffffffff` = /32); IPv6: the prefix length.
+    pub netmask: u32,
+    /// Persistence engine (`--pe sip`).
+    pub pe_name: Option<String>,
+}
+
+impl ServiceConf {
+    /// Defaults of `ipvsadm -A` with a scheduler: not persistent, full netmask.
+    pub fn new(scheduler: &str, ipv6: bool) -> ServiceConf {
+        ServiceConf { scheduler: scheduler.to_owned(), flags: 0, timeout: 0, netmask: if ipv6 { 128 } else { 0xffff_ffff }, pe_name: None }
+    }
+
+    pub fn persistent(&self) -> Option<u32> {
+        (self.flags & flags::PERSISTENT != 0).then_some(self.timeout)
+    }
+}
+
+/// Forwarding method of a destination (`IP_VS_CONN_F_*` numbering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Forward {
+    /// NAT (`-m`, ldirectord `masq`).
+    Masq,
+    /// The kernel's choice for a local address.
+    Local,
+    /// IP-in-IP (`-i`, ldirectord `ipip`).
+    Tunnel,
+    /// Direct routing (`-g`, ldirectord `gate`).
+    Route,
+}
+
+impl Forward {
+    pub fn number(self) -> u32 {
+        match self {
+            Forward::Masq => 0,
+            Forward::Local => 1,
+            Forward::Tunnel => 2,
+            Forward::Route => 3,
+        }
+    }
+
+    pub fn from_number(n: u32) -> Option<Forward> {
+        match n & 0x7 {
+            0 => Some(Forward::Masq),
+            1 => Some(Forward::Local),
+            2 => Some(Forward::Tunnel),
+            3 => Some(Forward::Route),
+            _ => None,
+        }
+    }
+
+    /// The word `ipvsadm -Ln` prints.
+    pub fn listing_name(self) -> &'static str {
+        match self {
+            Forward::Masq => "Masq",
+            Forward::Local => "Local",
+            Forward::Tunnel => "Tunnel",
+            Forward::Route => "Route",
+        }
+    }
+}
+
+/// What identifies a destination within a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DestKey {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+/// The settings of a destination (what `-a`/`-e` set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestConf {
+    pub forward: Forward,
+    pub weight: u32,
+    pub upper_threshold: u32,
+    pub lower_threshold: u32,
+}
+
+/// Counters the kernel reports; never part of desired state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DestCounters {
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    pub persist_conns: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dest {
+    pub key: DestKey,
+    pub conf: DestConf,
+    pub counters: DestCounters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub key: ServiceKey,
+    pub conf: ServiceConf,
+    pub dests: Vec<Dest>,
+}
+
+impl Service {
+    pub fn dest(&self, key: &DestKey) -> Option<&Dest> {
+        self.dests.iter().find(|d| d.key == *key)
+    }
+
+    /// The kernel rewrites a direct-routing or tunnel destination's port to the service port
+    /// (only NAT can change ports); desired state says the same, so reconciling converges.
+    pub fn kernel_dest_key(&self, key: DestKey, forward: Forward) -> DestKey {
+        match (self.key, forward) {
+            (ServiceKey::Inet { port, .. }, Forward::Route | Forward::Tunnel) => DestKey { port, ..key },
+            _ => key,
+        }
+    }
+}
+
+/// A whole IPVS table (or the part of one we want).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Table {
+    pub services: Vec<Service>,
+}
+
+impl Table {
+    pub fn service(&self, key: &ServiceKey) -> Option<&Service> {
+        self.services.iter().find(|s| s.key == *key)
+    }
+
+    pub fn service_mut(&mut self, key: &ServiceKey) -> Option<&mut Service> {
+        self.services.iter_mut().find(|s| s.key == *key)
+    }
+
+    /// The same table with services and destinations sorted by key and counters zeroed: two
+    /// tables with the same configuration compare equal whatever the kernel's hash order.
+    pub fn canonical(&self) -> Table {
+        let mut services: Vec<Service> = self
+            .services
+            .iter()
+            .map(|s| {
+                let mut dests: Vec<Dest> = s.dests.iter().map(|d| Dest { counters: DestCounters::default(), ..*d }).collect();
+                dests.sort_by_key(|d| d.key);
+                Service { key: s.key, conf: s.conf.clone(), dests }
+            })
+            .collect();
+        services.sort_by_key(|s| s.key);
+        Table { services }
+    }
+
+    pub fn dest_count(&self) -> usize {
+        self.services.iter().map(|s| s.dests.len()).sum()
+    }
+}
