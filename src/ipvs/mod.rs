@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod fake;
+pub mod genl;
 pub mod model;
 
 use std::fmt;
