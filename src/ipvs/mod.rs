@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod fake;
 pub mod genl;
+pub mod kernel;
 pub mod model;
 
 use std::fmt;
