@@ -74,9 +74,21 @@ fn scripts() -> Vec<(&'static str, Vec<Op>)> {
             "thresholds",
             vec![
                 Op::AddService { key: s1, conf: ServiceConf::new("wlc", false) },
-                Op::AddDest { service: s1, key: dest("10.1.1.1", 80), conf: DestConf { upper_threshold: 10, lower_threshold: 2, ..conf(Forward::Masq, 1) } },
-                Op::AddDest { service: s1, key: dest("10.1.1.2", 80), conf: DestConf { upper_threshold: 2, lower_threshold: 10, ..conf(Forward::Masq, 1) } },
-                Op::AddDest { service: s1, key: dest("10.1.1.3", 80), conf: DestConf { upper_threshold: 0, lower_threshold: 5, ..conf(Forward::Masq, 1) } },
+                Op::AddDest {
+                    service: s1,
+                    key: dest("10.1.1.1", 80),
+                    conf: DestConf { upper_threshold: 10, lower_threshold: 2, ..conf(Forward::Masq, 1) },
+                },
+                Op::AddDest {
+                    service: s1,
+                    key: dest("10.1.1.2", 80),
+                    conf: DestConf { upper_threshold: 2, lower_threshold: 10, ..conf(Forward::Masq, 1) },
+                },
+                Op::AddDest {
+                    service: s1,
+                    key: dest("10.1.1.3", 80),
+                    conf: DestConf { upper_threshold: 0, lower_threshold: 5, ..conf(Forward::Masq, 1) },
+                },
             ],
         ),
         (

@@ -227,13 +227,21 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
     diags.finish(AuthKeys { active: active_slot, keys })
 }
 
-/// A leading decimal number (as C's `%d` reads it) and the rest of the text.
-fn leading_number(s: &str) -> Option<(u64, &str)> {
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    if end == 0 || end > 6 {
+/// A leading decimal number as C's `%d` reads it (an optional sign, any number of digits) and
+/// the rest of the text. Values beyond `i64` saturate; they are out of range either way.
+fn leading_number(s: &str) -> Option<(i64, &str)> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+    if end == 0 {
         return None;
     }
-    Some((s[..end].parse().ok()?, &s[end..]))
+    let digits = body[..end].trim_start_matches('0');
+    let magnitude = if digits.is_empty() { 0 } else { digits.parse::<i64>().unwrap_or(i64::MAX) };
+    Some((if negative { -magnitude } else { magnitude }, &body[end..]))
 }
 
 /// Keys never appear in messages, only their length.

@@ -287,9 +287,22 @@ pub const CRM_DIRECTIVES: &[&str] =
 /// API clients `crm` registers itself; Heartbeat refuses an `apiauth` for one of them with crm on.
 const CRM_CLIENTS: &[&str] = &["cib", "crmd", "stonithd", "stonith-ng", "attrd", "pingd"];
 
-fn is_value_separator(c: char) -> bool {
-    super::source::is_blank(c) || c == ','
+/// Heartbeat's blanks in ha.cf: space, tab, CR, LF and FF; not the vertical tab.
+fn is_hb_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
 }
+
+fn is_value_separator(c: char) -> bool {
+    is_hb_blank(c) || c == ','
+}
+
+fn hb_words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(is_hb_blank).filter(|w| !w.is_empty())
+}
+
+/// Heartbeat keeps at most this many nodes (normal and ping) and media.
+const MAX_NODES: usize = 100;
+const MAX_MEDIA: usize = 64;
 
 /// Parses an ha.cf file.
 pub fn parse(file: &str, bytes: &[u8]) -> Parsed<HaCf> {
@@ -297,16 +310,18 @@ pub fn parse(file: &str, bytes: &[u8]) -> Parsed<HaCf> {
     let text = decode(bytes);
     let mut st = State { cf: HaCf { traditional_compression: false, ..HaCf::default() }, ..State::default() };
     for (n, raw) in lines(&text) {
-        // Heartbeat cuts the line at the first '#', then at the first CR or LF.
-        let content = strip_hash_comment(raw);
+        // Heartbeat reads C strings: the line ends at a NUL, then at the first '#', then at the
+        // first CR.
+        let content = raw.split('\0').next().unwrap_or_default();
+        let content = strip_hash_comment(content);
         let content = content.split('\r').next().unwrap_or_default();
-        let mut w = words(content);
+        let mut w = hb_words(content);
         let Some(name) = w.next() else { continue };
         let Some(&(key, arity)) = DIRECTIVES.iter().find(|(k, _)| *k == name) else {
             unknown_directive(&mut d, n, name);
             continue;
         };
-        let rest = content.trim_start_matches(super::source::is_blank)[name.len()..].trim_matches(super::source::is_blank);
+        let rest = content.trim_start_matches(is_hb_blank)[name.len()..].trim_matches(is_hb_blank);
         st.cf.directives.push(RawDirective { name: key.to_owned(), value: rest.to_owned(), line: n });
         let once_key = if key == "pacemaker" { "crm" } else { key };
         if ONCE.contains(&once_key) {
@@ -363,6 +378,8 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             let name = v.to_ascii_lowercase();
             if cf.nodes.iter().any(|x| x.name == name) {
                 d.warn(n, format!("node {} is declared again", quote(v)));
+            } else if cf.nodes.len() + cf.ping.len() >= MAX_NODES {
+                d.error(n, format!("too many nodes: Heartbeat keeps at most {MAX_NODES} nodes, ping nodes included"));
             } else {
                 cf.nodes.push(Node { name, line: n });
             }
@@ -438,6 +455,14 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
         "logfile" => cf.logfile = Some(v.to_owned()),
         "debugfile" => cf.debugfile = Some(v.to_owned()),
         "watchdog" => cf.watchdog = Some(v.to_owned()),
+        "crm_daemon_dir" if st.crm_line.is_none() => {
+            // Heartbeat 3.0.6 accepts it only after a crm/pacemaker line (its return codes are
+            // inverted), so the file would not start an old node.
+            d.error(
+                n,
+                "crm_daemon_dir must follow a crm/pacemaker line (Heartbeat 3.0.6 refuses it elsewhere); it is a CRM setting, so remove it",
+            );
+        }
         "coreroot" | "crm_daemon_dir" => {
             if !v.starts_with('/') {
                 d.error(n, format!("{key} must be an absolute path; found {}", quote(v)));
@@ -544,9 +569,24 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
         "apiauth" => {
             let mut parts = words(v);
             let client = parts.next().unwrap_or_default().to_owned();
+            if client.len() >= 64 {
+                d.error(n, format!("apiauth client name {} is too long; expected fewer than 64 characters", quote(&client)));
+            }
             let mut fields = 0;
+            let (mut uid, mut gid) = (false, false);
             for p in parts {
-                if p.starts_with("uid=") || p.starts_with("gid=") {
+                let seen = if p.starts_with("uid=") {
+                    Some(&mut uid)
+                } else if p.starts_with("gid=") {
+                    Some(&mut gid)
+                } else {
+                    None
+                };
+                if let Some(seen) = seen {
+                    if *seen {
+                        d.error(n, format!("apiauth {} gives {} twice; expected one uid= list and one gid= list", quote(&client), &p[..3]));
+                    }
+                    *seen = true;
                     fields += 1;
                 } else {
                     d.error(n, format!("invalid apiauth field {}; expected \"apiauth CLIENT [uid=USER,…] [gid=GROUP,…]\"", quote(p)));
@@ -606,7 +646,12 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                         d.warn(n, format!("ignoring {} after the {key} peer, as Heartbeat does", quote(&rest.join(" "))));
                     }
                     let family_ok = if v6 {
-                        peer.split('%').next().unwrap_or_default().parse::<Ipv6Addr>().is_ok()
+                        // Heartbeat refuses the unspecified, loopback and multicast addresses.
+                        peer.split('%')
+                            .next()
+                            .unwrap_or_default()
+                            .parse::<Ipv6Addr>()
+                            .is_ok_and(|a| !a.is_unspecified() && !a.is_loopback() && !a.is_multicast())
                     } else {
                         peer.parse::<Ipv6Addr>().is_err()
                     };
@@ -619,7 +664,7 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                             format!(
                                 "{key} peer {} is not {}",
                                 quote(peer),
-                                if v6 { "an IPv6 address" } else { "an IPv4 address or host name" }
+                                if v6 { "a unicast IPv6 address" } else { "an IPv4 address or host name" }
                             ),
                         );
                     }
@@ -629,6 +674,9 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
         }
         "mcast" | "mcast6" if parse_mcast(cf, d, n, key, v) => {
             st.first_medium.get_or_insert(n);
+        }
+        "ping" | "ping6" if cf.nodes.len() + cf.ping.len() >= MAX_NODES => {
+            d.error(n, format!("too many nodes: Heartbeat keeps at most {MAX_NODES} nodes, ping nodes included"));
         }
         "ping" | "ping6" => {
             if key == "ping6" && v.parse::<Ipv6Addr>().is_err() {
@@ -702,13 +750,18 @@ fn parse_mcast(cf: &mut HaCf, d: &mut Diagnostics, n: usize, key: &str, v: &str)
             }
         }
     } else {
-        // Heartbeat wants ff0X with scope link (2), admin (4), site (5) or organisation (8).
+        // Heartbeat wants ff, flag bits 0x80/0x40/0x20 clear (the T flag may be set), scope link
+        // (2), admin (4), site (5) or organisation (8), and a group id that is not zero.
         match group.parse::<Ipv6Addr>() {
-            Ok(g) if g.segments()[0] & 0xfff0 == 0xff00 && matches!(g.segments()[0] & 0xf, 2 | 4 | 5 | 8) => {
+            Ok(g)
+                if g.segments()[0] & 0xffe0 == 0xff00
+                    && matches!(g.segments()[0] & 0xf, 2 | 4 | 5 | 8)
+                    && g.segments()[1..].iter().any(|&x| x != 0) =>
+            {
                 cf.media.push(Medium::Mcast6 { iface, group: g, port, hops: ttl, looped })
             }
             _ => {
-                d.error(n, format!("mcast6 group {} is not a usable IPv6 multicast address; expected ff02::/16, ff04::/16, ff05::/16 or ff08::/16 without flags", quote(group)));
+                d.error(n, format!("mcast6 group {} is not a usable IPv6 multicast address; expected ffX2::, ffX4::, ffX5:: or ffX8:: (X = 0 or 1) with a non-zero group", quote(group)));
                 return false;
             }
         }
@@ -719,6 +772,9 @@ fn parse_mcast(cf: &mut HaCf, d: &mut Diagnostics, n: usize, key: &str, v: &str)
 /// The checks Heartbeat makes once the whole file is read.
 fn check_whole_file(st: &mut State, d: &mut Diagnostics) {
     let cf = &mut st.cf;
+    if cf.media.len() > MAX_MEDIA {
+        d.error(None, format!("too many media: {}; Heartbeat allows at most {MAX_MEDIA}", cf.media.len()));
+    }
     if cf.media.is_empty() && cf.ping.is_empty() {
         d.error(None, "no heartbeat media defined; expected at least one bcast, mcast, ucast or serial line");
     } else if cf.media.is_empty() {
@@ -828,8 +884,10 @@ fn set_bool(d: &mut Diagnostics, n: usize, key: &str, v: &str, slot: &mut bool) 
 }
 
 fn set_uint(d: &mut Diagnostics, n: usize, key: &str, v: &str, min: u32, max: u32, slot: &mut u32) {
-    match v.parse::<u32>() {
-        Ok(x) if (min..=max).contains(&x) && v.bytes().all(|b| b.is_ascii_digit()) => *slot = x,
+    // C's atoi takes a leading '+'.
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    match digits.parse::<u32>() {
+        Ok(x) if (min..=max).contains(&x) && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => *slot = x,
         _ => d.error(n, format!("invalid {key} {}; expected a whole number from {min} to {max}", quote(v))),
     }
 }
@@ -871,17 +929,15 @@ pub fn parse_time(v: &str) -> Option<Duration> {
     let mut it = num.splitn(3, '.');
     let int = it.next().unwrap_or_default();
     let frac = it.next().unwrap_or_default();
-    if int.len() > 12 {
-        return None;
-    }
-    let int_us = if int.is_empty() { 0 } else { int.parse::<u64>().ok()?.checked_mul(scale_us)? };
+    // No overflow check in Heartbeat either: a huge value just means "for ever".
+    let int_us = if int.is_empty() { 0 } else { int.parse::<u64>().unwrap_or(u64::MAX).saturating_mul(scale_us) };
     let mut frac_us = 0u64;
     let mut place = scale_us;
     for c in frac.chars().take(12) {
         place /= 10;
         frac_us += u64::from(c.to_digit(10)?) * place;
     }
-    let ms = (int_us + frac_us + 500) / 1000;
+    let ms = int_us.saturating_add(frac_us).saturating_add(500) / 1000;
     Some(Duration::from_millis(ms))
 }
 

@@ -14,12 +14,31 @@ use super::model::{DestConf, DestKey, Service, ServiceConf, ServiceKey, SockAddr
 /// One change to the IPVS table, as the kernel (or `ipvsadm`) takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    AddService { key: ServiceKey, conf: ServiceConf },
-    EditService { key: ServiceKey, conf: ServiceConf },
-    DelService { key: ServiceKey },
-    AddDest { service: ServiceKey, key: DestKey, conf: DestConf },
-    EditDest { service: ServiceKey, key: DestKey, conf: DestConf },
-    DelDest { service: ServiceKey, key: DestKey },
+    AddService {
+        key: ServiceKey,
+        conf: ServiceConf,
+    },
+    EditService {
+        key: ServiceKey,
+        conf: ServiceConf,
+    },
+    DelService {
+        key: ServiceKey,
+    },
+    AddDest {
+        service: ServiceKey,
+        key: DestKey,
+        conf: DestConf,
+    },
+    EditDest {
+        service: ServiceKey,
+        key: DestKey,
+        conf: DestConf,
+    },
+    DelDest {
+        service: ServiceKey,
+        key: DestKey,
+    },
     /// Remove every service (`ipvsadm -C`); never planned, only asked for.
     Flush,
 }
@@ -113,11 +132,7 @@ pub fn plan(desired: &Table, observed: &Table, owned: &HashSet<ServiceKey>) -> V
 /// port), first one winning when two collapse onto the same key.
 fn normalized_dests(s: &Service) -> Vec<(DestKey, DestConf)> {
     let mut seen = HashSet::with_capacity(s.dests.len());
-    s.dests
-        .iter()
-        .map(|d| (s.kernel_dest_key(d.key, d.conf.forward), d.conf))
-        .filter(|(k, _)| seen.insert(*k))
-        .collect()
+    s.dests.iter().map(|d| (s.kernel_dest_key(d.key, d.conf.forward), d.conf)).filter(|(k, _)| seen.insert(*k)).collect()
 }
 
 /// Service settings compare on what a user sets: the timeout and netmask only matter when

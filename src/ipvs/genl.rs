@@ -516,7 +516,10 @@ mod tests {
         let golden = "68000000 1c000500 07000000 00000000 01010000 54000180 06000100 02000000 06000200 06000000 \
                       14000300 c0a806f0 00000000 00000000 00000000 06000400 00500000 08000600 77727200 \
                       0c000700 00000000 ffffffff 08000800 00000000 08000900 ffffffff";
-        let golden: Vec<u8> = golden.split_whitespace().flat_map(|w| (0..w.len()).step_by(2).map(move |i| u8::from_str_radix(&w[i..i + 2], 16).unwrap())).collect();
+        let golden: Vec<u8> = golden
+            .split_whitespace()
+            .flat_map(|w| (0..w.len()).step_by(2).map(move |i| u8::from_str_radix(&w[i..i + 2], 16).unwrap()))
+            .collect();
         let key = ServiceKey::Inet { protocol: Protocol::Tcp, addr: "192.168.6.240".parse().unwrap(), port: 80 };
         let mut w = Writer::new();
         w.op(0x1c, 7, &Op::AddService { key, conf: ServiceConf::new("wrr", false) });
@@ -553,11 +556,13 @@ mod tests {
         w.op(0x1c, 1, &Op::AddService { key: ServiceKey::Fwmark { ipv6: false, mark: 5 }, conf: ServiceConf::new("rr", false) });
         for cut in 0..w.buf.len() {
             // Never a panic; a cut inside the header or the body is refused.
-            let _ = parse_replies(&w.buf[..cut]).map(|r| r.into_iter().for_each(|m| {
-                if let Reply::Data { attrs, .. } = m {
-                    let _ = decode_service(attrs);
-                }
-            }));
+            let _ = parse_replies(&w.buf[..cut]).map(|r| {
+                r.into_iter().for_each(|m| {
+                    if let Reply::Data { attrs, .. } = m {
+                        let _ = decode_service(attrs);
+                    }
+                })
+            });
         }
         assert!(parse_replies(&w.buf[..10]).is_err());
     }

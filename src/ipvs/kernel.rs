@@ -42,7 +42,9 @@ impl KernelIpvs {
         let mut w = Writer::new();
         w.get_family(seq, "IPVS");
         let replies = k.exchange(&w.buf, seq, false).map_err(|e| match e {
-            IpvsError::Refused { errno, .. } => IpvsError::Io { what: "resolving the IPVS netlink family (is the ip_vs module loaded?)".into(), errno },
+            IpvsError::Refused { errno, .. } => {
+                IpvsError::Io { what: "resolving the IPVS netlink family (is the ip_vs module loaded?)".into(), errno }
+            }
             e => e,
         })?;
         let attrs = replies.first().ok_or_else(|| IpvsError::Malformed("no reply to the family request".into()))?;

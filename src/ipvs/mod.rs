@@ -78,7 +78,11 @@ pub struct ApplyReport {
 }
 
 /// Plans and applies the difference between `desired` and what the backend holds.
-pub fn reconcile(backend: &mut dyn Backend, desired: &Table, owned: &std::collections::HashSet<model::ServiceKey>) -> Result<ApplyReport, IpvsError> {
+pub fn reconcile(
+    backend: &mut dyn Backend,
+    desired: &Table,
+    owned: &std::collections::HashSet<model::ServiceKey>,
+) -> Result<ApplyReport, IpvsError> {
     let observed = backend.dump()?;
     let ops = diff::plan(desired, &observed, owned);
     let results = backend.apply(&ops);

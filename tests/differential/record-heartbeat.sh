@@ -126,14 +126,15 @@ while [ $i -lt 300 ]; do
     sleep 0.1
     i=$((i + 1))
 done
-kill -KILL $pid 2>/dev/null
+kill -KILL $pid 2>/dev/null && wait $pid 2>/dev/null
 echo "verdict=$verdict"
 cat /run/hb.out
 '
 
 # The note: log lines up to "Configuration validated", without the "Mon DD HH:MM:SS nodea
 # heartbeat: [PID]: " prefix; bare stderr messages printed without a newline are split off;
-# routine lines dropped. For a valid file only WARN/ERROR lines and bare stderr messages are kept.
+# routine lines dropped, long lines shortened. For a valid file only WARN/ERROR lines and bare
+# stderr messages are kept.
 note_of() {
     local verdict=$1
     sed -E 's/([^\n])([A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} nodea heartbeat: \[)/\1\n\2/g' |
@@ -143,6 +144,7 @@ note_of() {
             -e 'Pacemaker support: \(false\|off\|no\|0\|n\)$' -e '^info: \*\*\*\*' \
             -e "Deprecated 'legacy' auto_failback" -e "convert to 'auto_failback on'" -e 'See documentation for conversion' \
             -e 'Heartbeat not started: configuration error' -e 'Configuration error, heartbeat not started' \
+            -e 'ERROR: Authentication configuration error\.$' \
             -e 'Initializing connection to logging daemon failed' -e '^info: Enabling logging daemon' \
             -e '^info: logfile and debug file are those' -e 'Logging daemon is disabled' \
             -e 'udpport setting must precede media statements$' -e 'baudrate setting must precede media statements$' \
@@ -150,7 +152,8 @@ note_of() {
             -e '^info: One or the other' -e '^info: By default, cluster nodes are named' -e '^info: See also: http' \
             -e '^info: Initial dead time accounts' -e '^info: It should be >= deadtime' |
         if [ "$verdict" = valid ]; then grep -E '^(WARN|ERROR|CRIT|heartbeat): ' || true; else cat; fi |
-        grep -v '^[[:space:]]*$' | tr '\t\r' '  ' | sed 's/  */ /g; s/ *$//' | paste -sd '|' - | sed 's/|/ | /g' || true
+        grep -v '^[[:space:]]*$' | tr '\t\r' '  ' | sed 's/\x0b/\\v/g; s/\x0c/\\f/g; s/[[:cntrl:]]/?/g; s/  */ /g; s/ *$//' |
+        sed -E 's/^(.{160}).{20,}(.{20})$/\1...\2/' | paste -sd '|' - | sed 's/|/ | /g' || true
 }
 
 # One file: prints "file<TAB>verdict<TAB>note".
@@ -168,9 +171,10 @@ record_one() {
     fi
     chmod 600 "$case_dir/authkeys"
     out=$(timeout -s KILL 60 unshare --net --mount --uts --pid --fork --mount-proc \
-        bash -c "$inner" inner "$case_dir" "$hb" "$env") || true
-    rm -rf "$case_dir"
+        bash -c "$inner" inner "$case_dir" "$hb" "$env" 2>"$case_dir.err") || true
     verdict=$(printf '%s\n' "$out" | sed -n '1s/^verdict=//p')
+    case "$verdict" in valid | exit:*) ;; *) cat "$case_dir.err" >&2 ;; esac
+    rm -rf "$case_dir" "$case_dir.err"
     log=$(printf '%s\n' "$out" | sed '1d')
     case "$verdict" in
     valid)
@@ -203,10 +207,10 @@ for kind in ha.cf authkeys; do
     kdir=$dir/$kind
     tmp=$work/$kind.tsv
     printf 'file\tverdict\tnote\n' >"$tmp"
-    find "$kdir" -maxdepth 1 -name "*.$ext" -print0 | sort -z |
+    find "$kdir" -maxdepth 1 -type f -name "*.$ext" -print0 | sort -z |
         xargs -0 -r -P "$(nproc)" -n 1 bash -c 'record_one "$0" "$1"' "$kind" | LC_ALL=C sort >>"$tmp"
     n=$(($(wc -l <"$tmp") - 1))
-    total=$(find "$kdir" -maxdepth 1 -name "*.$ext" | wc -l)
+    total=$(find "$kdir" -maxdepth 1 -type f -name "*.$ext" | wc -l)
     [ "$n" = "$total" ] || { echo "record-heartbeat.sh: $kind: recorded $n of $total files" >&2; exit 1; }
     cp "$tmp" "$kdir/EXPECTED.tsv"
     echo "recorded $n $kind files with heartbeat $version into $kdir/EXPECTED.tsv"
