@@ -6,6 +6,7 @@ pub mod diff;
 pub mod fake;
 pub mod genl;
 pub mod kernel;
+pub mod listing;
 pub mod model;
 
 use std::fmt;

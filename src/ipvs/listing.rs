@@ -1,0 +1,381 @@
+//! `ipvsadm -Ln` and `ipvsadm -Sn` text, byte for byte as ipvsadm 1.31 prints them (formats and
+//! ordering read from ipvsadm and checked against its binary: `docs`/notes). Pure.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::model::{Dest, Forward, Protocol, Service, ServiceKey, Table, flags};
+
+/// Which listing to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListMode {
+    #[default]
+    Plain,
+    Thresholds,
+}
+
+/// `ipvsadm -Ln` (or `--thresholds`) of a table; `version` and `size` come from GET_INFO.
+pub fn list(table: &Table, version: (u8, u8, u8), size: u32, mode: ListMode) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "IP Virtual Server version {}.{}.{} (size={size})", version.0, version.1, version.2);
+    match mode {
+        ListMode::Plain => {
+            out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
+            out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+        }
+        ListMode::Thresholds => {
+            let _ = writeln!(
+                out,
+                "{:<33} {:<10} {:<10} {:<10} {:<10}",
+                "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
+    }
+    for s in sorted_services(table) {
+        let _ = writeln!(out, "{}", service_line(s));
+        for d in sorted_dests(s) {
+            let name = dest_name(&d.key.addr, d.key.port);
+            let c = &d.counters;
+            match mode {
+                ListMode::Plain => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                        name,
+                        d.conf.forward.listing_name(),
+                        d.conf.weight as i32,
+                        c.active_conns,
+                        c.inactive_conns
+                    );
+                }
+                ListMode::Thresholds => {
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28} {:<10} {:<10} {:<10} {:<10}",
+                        name, d.conf.upper_threshold, d.conf.lower_threshold, c.active_conns, c.inactive_conns
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `ipvsadm -Sn`: the table as restore commands, in listing order.
+pub fn save(table: &Table) -> String {
+    let mut out = String::new();
+    for s in sorted_services(table) {
+        let sel = selector(&s.key);
+        let _ = write!(out, "-A {sel} -s {}", s.conf.scheduler);
+        if s.conf.flags & flags::PERSISTENT != 0 {
+            let _ = write!(out, " -p {}", s.conf.timeout);
+            if let Some(m) = mask_text(s) {
+                let _ = write!(out, " -M {m}");
+            }
+        }
+        if let Some(pe) = &s.conf.pe_name {
+            let _ = write!(out, " --pe {pe}");
+        }
+        if s.conf.flags & flags::ONEPACKET != 0 {
+            out.push_str(" -o");
+        }
+        if let Some(f) = sched_flag_names(s) {
+            let _ = write!(out, " -b {f}");
+        }
+        out.push('\n');
+        for d in sorted_dests(s) {
+            let fwd = match d.conf.forward {
+                Forward::Masq => "-m",
+                Forward::Tunnel => "-i",
+                Forward::Route | Forward::Local => "-g",
+            };
+            let _ = write!(out, "-a {sel} -r {} {fwd} -w {}", dest_name(&d.key.addr, d.key.port), d.conf.weight as i32);
+            if d.conf.forward == Forward::Tunnel {
+                out.push_str(" --tun-type ipip");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn selector(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Inet { protocol, addr, port } => {
+            let p = match protocol {
+                Protocol::Tcp => "-t",
+                Protocol::Udp => "-u",
+                Protocol::Sctp => "--sctp-service",
+            };
+            format!("{p} {}", dest_name(addr, *port))
+        }
+        ServiceKey::Fwmark { ipv6, mark } => format!("-f {}{}", *mark as i32, if *ipv6 { " -6" } else { "" }),
+    }
+}
+
+/// The service line of `-Ln`.
+pub fn service_line(s: &Service) -> String {
+    let mut line = match s.key {
+        ServiceKey::Inet { protocol, addr, port } => {
+            let p = match protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+                Protocol::Sctp => "SCTP",
+            };
+            format!("{p:<4} {}", dest_name(&addr, port))
+        }
+        // ipvsadm prints the mark with %d.
+        ServiceKey::Fwmark { ipv6, mark } => format!("FWM  {}{}", mark as i32, if ipv6 { " IPv6" } else { "" }),
+    };
+    let _ = write!(line, " {}", s.conf.scheduler);
+    if let Some(f) = sched_flag_names(s) {
+        let _ = write!(line, " ({f})");
+    }
+    if s.conf.flags & flags::PERSISTENT != 0 {
+        let _ = write!(line, " persistent {}", s.conf.timeout);
+        if let Some(m) = mask_text(s) {
+            let _ = write!(line, " mask {m}");
+        }
+        if let Some(pe) = &s.conf.pe_name {
+            let _ = write!(line, " pe {pe}");
+        }
+    }
+    if s.conf.flags & flags::ONEPACKET != 0 {
+        line.push_str(" ops");
+    }
+    line
+}
+
+fn mask_text(s: &Service) -> Option<String> {
+    if s.key.is_ipv6() {
+        (s.conf.netmask != 128).then(|| (s.conf.netmask as i32).to_string())
+    } else {
+        (s.conf.netmask != u32::MAX).then(|| std::net::Ipv4Addr::from(s.conf.netmask).to_string())
+    }
+}
+
+fn sched_flag_names(s: &Service) -> Option<String> {
+    let f = s.conf.flags;
+    if f & (flags::SCHED1 | flags::SCHED2 | flags::SCHED3) == 0 {
+        return None;
+    }
+    let names: &[(u32, &str)] = match s.conf.scheduler.as_str() {
+        "sh" => &[(flags::SCHED1, "sh-fallback"), (flags::SCHED2, "sh-port")],
+        "mh" => &[(flags::SCHED1, "mh-fallback"), (flags::SCHED2, "mh-port")],
+        _ => &[(flags::SCHED1, "flag-1"), (flags::SCHED2, "flag-2"), (flags::SCHED3, "flag-3")],
+    };
+    Some(names.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join(","))
+}
+
+/// `addr:port` as ipvsadm prints it: glibc's `inet_ntop`, IPv6 always bracketed.
+pub fn dest_name(addr: &IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{}]:{port}", inet_ntop6(a)),
+    }
+}
+
+/// glibc's IPv6 text: as Rust's, except that an address whose first six words are zero and
+/// seventh is not prints its last 32 bits dotted (`::1.2.3.4`).
+pub fn inet_ntop6(a: &Ipv6Addr) -> String {
+    let w = a.segments();
+    if w[..6].iter().all(|&x| x == 0) && w[6] != 0 {
+        let o = a.octets();
+        return format!("::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+    }
+    a.to_string()
+}
+
+fn af(ipv6: bool) -> i32 {
+    if ipv6 { 10 } else { 2 }
+}
+
+/// The address as ipvsadm's comparators see it: four big-endian 32-bit words.
+fn words(addr: &IpAddr) -> [u32; 4] {
+    match addr {
+        IpAddr::V4(a) => [u32::from(*a), 0, 0, 0],
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            std::array::from_fn(|i| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]))
+        }
+    }
+}
+
+/// Wrapping 32-bit difference read as a C `int`, as ipvsadm's comparators compute it.
+fn diff32(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+fn addr_cmp(a: &IpAddr, b: &IpAddr, first_is_v6: bool) -> i32 {
+    let (wa, wb) = (words(a), words(b));
+    let n = if first_is_v6 { 4 } else { 1 };
+    (0..n).map(|i| diff32(wa[i], wb[i])).find(|&r| r != 0).unwrap_or(0)
+}
+
+fn service_cmp(a: &Service, b: &Service) -> i32 {
+    let parts = |s: &Service| match s.key {
+        ServiceKey::Inet { protocol, addr, port } => (0u32, af(addr.is_ipv6()), i32::from(protocol.number()), Some(addr), i32::from(port)),
+        ServiceKey::Fwmark { ipv6, mark } => (mark, af(ipv6), 0, None, 0),
+    };
+    let (fa, afa, pa, aa, porta) = parts(a);
+    let (fb, afb, pb, ab, portb) = parts(b);
+    let zero = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    [diff32(fa, fb), afa - afb, pa - pb, addr_cmp(&aa.unwrap_or(zero), &ab.unwrap_or(zero), afa == 10), porta - portb]
+        .into_iter()
+        .find(|&r| r != 0)
+        .unwrap_or(0)
+}
+
+fn dest_cmp(a: &Dest, b: &Dest) -> i32 {
+    let r = addr_cmp(&a.key.addr, &b.key.addr, a.key.addr.is_ipv6());
+    if r != 0 { r } else { i32::from(a.key.port) - i32::from(b.key.port) }
+}
+
+/// glibc's `qsort` on Debian 12: a stable top-down merge sort taking from the left half on
+/// ties. ipvsadm's comparators are not transitive (wrapping differences), so only this exact
+/// algorithm reproduces its order.
+fn glibc_msort<T: Copy>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32, tmp: &mut Vec<T>) {
+    let n = v.len();
+    if n <= 1 {
+        return;
+    }
+    let n1 = n / 2;
+    glibc_msort(&mut v[..n1], cmp, tmp);
+    glibc_msort(&mut v[n1..], cmp, tmp);
+    tmp.clear();
+    let (mut i, mut j) = (0, n1);
+    while i < n1 && j < n {
+        if cmp(&v[i], &v[j]) <= 0 {
+            tmp.push(v[i]);
+            i += 1;
+        } else {
+            tmp.push(v[j]);
+            j += 1;
+        }
+    }
+    tmp.extend_from_slice(&v[i..n1]);
+    tmp.extend_from_slice(&v[j..n]);
+    v.copy_from_slice(tmp);
+}
+
+pub fn sorted_services(table: &Table) -> Vec<&Service> {
+    let mut v: Vec<&Service> = table.services.iter().collect();
+    glibc_msort(&mut v, &|a: &&Service, b: &&Service| service_cmp(a, b), &mut Vec::new());
+    v
+}
+
+fn sorted_dests(s: &Service) -> Vec<&Dest> {
+    let mut v: Vec<&Dest> = s.dests.iter().collect();
+    glibc_msort(&mut v, &|a: &&Dest, b: &&Dest| dest_cmp(a, b), &mut Vec::new());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::model::{DestConf, DestCounters, DestKey, ServiceConf};
+
+    fn svc(key: ServiceKey, conf: ServiceConf, dests: Vec<(&str, u16, Forward, u32, u32, u32)>) -> Service {
+        Service {
+            key,
+            conf,
+            dests: dests
+                .into_iter()
+                .map(|(a, port, forward, weight, active, inactive)| Dest {
+                    key: DestKey { addr: a.parse().unwrap(), port },
+                    conf: DestConf { forward, weight, upper_threshold: 0, lower_threshold: 0 },
+                    counters: DestCounters { active_conns: active, inactive_conns: inactive, persist_conns: 0 },
+                })
+                .collect(),
+        }
+    }
+
+    /// The example table of the format notes, printed by the real ipvsadm 1.31 binary.
+    #[test]
+    fn matches_ipvsadm_byte_for_byte() {
+        let inet = |p, a: &str, port| ServiceKey::Inet { protocol: p, addr: a.parse().unwrap(), port };
+        let pers = |sched: &str, v6, t, m, extra| ServiceConf {
+            flags: flags::PERSISTENT | extra,
+            timeout: t,
+            netmask: m,
+            ..ServiceConf::new(sched, v6)
+        };
+        let table = Table {
+            services: vec![
+                svc(ServiceKey::Fwmark { ipv6: true, mark: 2 }, pers("rr", true, 120, 128, 0), vec![]),
+                svc(
+                    inet(Protocol::Tcp, "192.168.1.10", 80),
+                    ServiceConf::new("wlc", false),
+                    vec![("10.0.0.2", 8080, Forward::Masq, 1, 12, 340), ("10.0.0.1", 8080, Forward::Masq, 3, 5, 0)],
+                ),
+                svc(inet(Protocol::Tcp, "192.168.1.11", 443), pers("sh", false, 360, 0xffff_ff00, flags::SCHED1 | flags::SCHED2), vec![]),
+                svc(
+                    inet(Protocol::Udp, "192.168.1.10", 53),
+                    ServiceConf { flags: flags::ONEPACKET, ..ServiceConf::new("rr", false) },
+                    vec![("10.0.0.3", 53, Forward::Route, 1, 0, 0)],
+                ),
+                svc(
+                    inet(Protocol::Sctp, "192.168.1.12", 5060),
+                    ServiceConf { pe_name: Some("sip".into()), ..pers("rr", false, 300, u32::MAX, 0) },
+                    vec![("127.0.0.1", 5060, Forward::Local, 1, 0, 0)],
+                ),
+                svc(
+                    inet(Protocol::Tcp, "2001:db8::80", 80),
+                    pers("lc", true, 600, 64, 0),
+                    vec![("2001:db8::2", 80, Forward::Tunnel, 2, 0, 0)],
+                ),
+                svc(
+                    ServiceKey::Fwmark { ipv6: false, mark: 1 },
+                    ServiceConf::new("wrr", false),
+                    vec![("10.0.0.5", 0, Forward::Route, 10, 0, 0)],
+                ),
+            ],
+        };
+        let want = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.1.10:80 wlc
+  -> 10.0.0.1:8080                Masq    3      5          0         
+  -> 10.0.0.2:8080                Masq    1      12         340       
+TCP  192.168.1.11:443 sh (sh-fallback,sh-port) persistent 360 mask 255.255.255.0
+UDP  192.168.1.10:53 rr ops
+  -> 10.0.0.3:53                  Route   1      0          0         
+SCTP 192.168.1.12:5060 rr persistent 300 pe sip
+  -> 127.0.0.1:5060               Local   1      0          0         
+TCP  [2001:db8::80]:80 lc persistent 600 mask 64
+  -> [2001:db8::2]:80             Tunnel  2      0          0         
+FWM  1 wrr
+  -> 10.0.0.5:0                   Route   10     0          0         
+FWM  2 IPv6 rr persistent 120
+";
+        assert_eq!(list(&table, (1, 2, 1), 4096, ListMode::Plain), want);
+        let want_save = "-A -t 192.168.1.10:80 -s wlc
+-a -t 192.168.1.10:80 -r 10.0.0.1:8080 -m -w 3
+-a -t 192.168.1.10:80 -r 10.0.0.2:8080 -m -w 1
+-A -t 192.168.1.11:443 -s sh -p 360 -M 255.255.255.0 -b sh-fallback,sh-port
+-A -u 192.168.1.10:53 -s rr -o
+-a -u 192.168.1.10:53 -r 10.0.0.3:53 -g -w 1
+-A --sctp-service 192.168.1.12:5060 -s rr -p 300 --pe sip
+-a --sctp-service 192.168.1.12:5060 -r 127.0.0.1:5060 -g -w 1
+-A -t [2001:db8::80]:80 -s lc -p 600 -M 64
+-a -t [2001:db8::80]:80 -r [2001:db8::2]:80 -i -w 2 --tun-type ipip
+-A -f 1 -s wrr
+-a -f 1 -r 10.0.0.5:0 -g -w 10
+-A -f 2 -6 -s rr -p 120
+";
+        assert_eq!(save(&table), want_save);
+    }
+
+    #[test]
+    fn sort_order_wraps_like_ipvsadm() {
+        let t = |a: &str| {
+            svc(ServiceKey::Inet { protocol: Protocol::Tcp, addr: a.parse().unwrap(), port: 80 }, ServiceConf::new("rr", false), vec![])
+        };
+        let table = Table { services: vec![t("10.0.0.1"), t("192.168.100.200"), t("255.255.255.254")] };
+        let order: Vec<String> = sorted_services(&table).iter().map(|s| service_line(s)).collect();
+        assert_eq!(order, vec!["TCP  192.168.100.200:80 rr", "TCP  255.255.255.254:80 rr", "TCP  10.0.0.1:80 rr"]);
+        assert_eq!(inet_ntop6(&"::1.2.3.4".parse().unwrap()), "::1.2.3.4");
+        assert_eq!(inet_ntop6(&"::1".parse().unwrap()), "::1");
+    }
+}
