@@ -8,6 +8,7 @@ pub mod genl;
 pub mod kernel;
 pub mod listing;
 pub mod model;
+pub mod restore;
 
 use std::fmt;
 
