@@ -6,6 +6,7 @@
 //! (`heartbeat ldirectord …` works too, busybox style).
 
 mod check_config;
+mod ipvs;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ enum Command {
         #[arg(long, default_value = "/etc/ha.d")]
         config_dir: PathBuf,
     },
+    /// The IPVS table: list it as ipvsadm does, or apply a saved table.
+    Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
     #[command(disable_help_flag = true)]
     Ldirectord {
@@ -85,6 +88,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
         Some(Command::Run { config_dir }) => run(&config_dir),
+        Some(Command::Ipvs(a)) => ipvs::run(a),
         Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
         Some(Command::ClStatus { .. }) => not_implemented("cl_status"),
         Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),

@@ -10,9 +10,12 @@ use super::{Backend, Errno, IpvsError};
 pub const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
 
 /// The fake kernel: a table that changes only through the operations the kernel accepts.
+/// With a state file it is loaded from and saved to that file, in `ipvsadm -Ln` layout, after
+/// every change (`--ipvs-table FILE`).
 #[derive(Debug, Default, Clone)]
 pub struct FakeIpvs {
     table: Table,
+    file: Option<std::path::PathBuf>,
 }
 
 impl FakeIpvs {
@@ -21,7 +24,34 @@ impl FakeIpvs {
     }
 
     pub fn with_table(table: Table) -> FakeIpvs {
-        FakeIpvs { table }
+        FakeIpvs { table, file: None }
+    }
+
+    /// A fake kept in a file: read now (an absent file is an empty table), written after each
+    /// batch of changes.
+    pub fn open_file(path: &std::path::Path) -> Result<FakeIpvs, IpvsError> {
+        let table = match std::fs::read_to_string(path) {
+            Ok(text) => super::listing::parse_list(&text).map_err(|e| IpvsError::Malformed(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::default(),
+            Err(e) => {
+                return Err(IpvsError::Io { what: format!("reading {}", path.display()), errno: Errno(e.raw_os_error().unwrap_or(0)) });
+            }
+        };
+        Ok(FakeIpvs { table, file: Some(path.to_owned()) })
+    }
+
+    fn persist(&self) -> Result<(), IpvsError> {
+        let Some(path) = &self.file else { return Ok(()) };
+        // `ipvsadm -Ln`, then `ipvsadm -Ln --thresholds` for what the plain layout cannot show.
+        let mut text = super::listing::list(&self.table, (1, 2, 1), 4096, super::listing::ListMode::Plain);
+        text.push('\n');
+        text.push_str(&super::listing::list(&self.table, (1, 2, 1), 4096, super::listing::ListMode::Thresholds));
+        // Write then rename, so a reader never sees half a table.
+        let tmp = path.with_extension("tmp");
+        let io =
+            |e: std::io::Error| IpvsError::Io { what: format!("writing {}", path.display()), errno: Errno(e.raw_os_error().unwrap_or(0)) };
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
     }
 
     pub fn table(&self) -> &Table {
@@ -103,6 +133,12 @@ impl Backend for FakeIpvs {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
-        ops.iter().map(|op| self.apply_one(op)).collect()
+        let results: Vec<_> = ops.iter().map(|op| self.apply_one(op)).collect();
+        if results.iter().any(Result::is_ok) {
+            if let Err(IpvsError::Io { errno, .. }) = self.persist() {
+                return vec![Err(errno); ops.len()];
+            }
+        }
+        results
     }
 }

@@ -365,6 +365,8 @@ FWM  2 IPv6 rr persistent 120
 -A -f 2 -6 -s rr -p 120
 ";
         assert_eq!(save(&table), want_save);
+        // The fake's state file reads back to the same table.
+        assert_eq!(parse_list(want).unwrap().canonical(), table.canonical());
     }
 
     #[test]
@@ -378,4 +380,117 @@ FWM  2 IPv6 rr persistent 120
         assert_eq!(inet_ntop6(&"::1.2.3.4".parse().unwrap()), "::1.2.3.4");
         assert_eq!(inet_ntop6(&"::1".parse().unwrap()), "::1");
     }
+}
+
+/// Reads an `ipvsadm -Ln` listing back into a table (the fake backend's state file), followed
+/// optionally by an `ipvsadm -Ln --thresholds` listing of the same table, which supplies the
+/// thresholds the plain layout does not show.
+pub fn parse_list(text: &str) -> Result<Table, String> {
+    let mut table = Table::default();
+    let mut thresholds = false;
+    let mut current: Option<ServiceKey> = None;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let err = |what: &str| format!("line {n}: {what}: {line:?}");
+        if line.trim().is_empty() || line.starts_with("IP Virtual Server") || line.starts_with("  -> RemoteAddress") {
+            continue;
+        }
+        if line.starts_with("Prot LocalAddress") {
+            thresholds = line.contains("Uthreshold");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("  -> ") {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let num = |s: &str| s.parse::<i64>().map(|v| v as u32).map_err(|_| err("bad number"));
+            let key = current.ok_or_else(|| err("destination before any service"))?;
+            let svc = table.service_mut(&key).ok_or_else(|| err("destination of an unknown service"))?;
+            if thresholds {
+                let [name, upper, lower, _, _] = f.as_slice() else { return Err(err("bad thresholds line")) };
+                let (addr, port) = parse_name(name).ok_or_else(|| err("bad destination address"))?;
+                let d =
+                    svc.dests.iter_mut().find(|d| d.key.addr == addr && d.key.port == port).ok_or_else(|| err("unknown destination"))?;
+                d.conf.upper_threshold = num(upper)?;
+                d.conf.lower_threshold = num(lower)?;
+                continue;
+            }
+            let [name, fwd, weight, active, inactive] = f.as_slice() else { return Err(err("bad destination line")) };
+            let (addr, port) = parse_name(name).ok_or_else(|| err("bad destination address"))?;
+            let forward = match *fwd {
+                "Masq" => Forward::Masq,
+                "Local" => Forward::Local,
+                "Tunnel" => Forward::Tunnel,
+                "Route" => Forward::Route,
+                _ => return Err(err("bad forwarding method")),
+            };
+            svc.dests.push(Dest {
+                key: super::model::DestKey { addr, port },
+                conf: super::model::DestConf { forward, weight: num(weight)?, upper_threshold: 0, lower_threshold: 0 },
+                counters: super::model::DestCounters { active_conns: num(active)?, inactive_conns: num(inactive)?, persist_conns: 0 },
+            });
+            continue;
+        }
+        let mut w = line.split_whitespace().peekable();
+        let proto = w.next().ok_or_else(|| err("empty service line"))?;
+        let key = if proto == "FWM" {
+            let mark = w.next().and_then(|m| m.parse::<i64>().ok()).ok_or_else(|| err("bad mark"))? as u32;
+            let ipv6 = w.peek() == Some(&"IPv6");
+            if ipv6 {
+                w.next();
+            }
+            ServiceKey::Fwmark { ipv6, mark }
+        } else {
+            let protocol = match proto {
+                "TCP" => Protocol::Tcp,
+                "UDP" => Protocol::Udp,
+                "SCTP" => Protocol::Sctp,
+                _ => return Err(err("unknown protocol")),
+            };
+            let (addr, port) = w.next().and_then(parse_name).ok_or_else(|| err("bad service address"))?;
+            ServiceKey::Inet { protocol, addr, port }
+        };
+        current = Some(key);
+        if thresholds {
+            // The thresholds section repeats the service lines; they are known already.
+            continue;
+        }
+        let mut conf = super::model::ServiceConf::new(w.next().ok_or_else(|| err("no scheduler"))?, key.is_ipv6());
+        while let Some(word) = w.next() {
+            match word {
+                "persistent" => {
+                    conf.flags |= flags::PERSISTENT;
+                    conf.timeout = w.next().and_then(|t| t.parse().ok()).ok_or_else(|| err("bad timeout"))?;
+                }
+                "mask" => {
+                    let m = w.next().ok_or_else(|| err("no mask"))?;
+                    conf.netmask =
+                        m.parse::<std::net::Ipv4Addr>().map(u32::from).or_else(|_| m.parse::<u32>()).map_err(|_| err("bad mask"))?;
+                }
+                "pe" => conf.pe_name = Some(w.next().ok_or_else(|| err("no pe"))?.to_owned()),
+                "ops" => conf.flags |= flags::ONEPACKET,
+                f if f.starts_with('(') => {
+                    for name in f.trim_matches(|c| c == '(' || c == ')').split(',').filter(|s| !s.is_empty()) {
+                        conf.flags |= match name {
+                            "flag-1" | "sh-fallback" | "mh-fallback" => flags::SCHED1,
+                            "flag-2" | "sh-port" | "mh-port" => flags::SCHED2,
+                            "flag-3" => flags::SCHED3,
+                            _ => return Err(err("unknown scheduler flag")),
+                        };
+                    }
+                }
+                _ => return Err(err("unexpected word")),
+            }
+        }
+        table.services.push(Service { key, conf, dests: Vec::new() });
+    }
+    Ok(table)
+}
+
+fn parse_name(s: &str) -> Option<(IpAddr, u16)> {
+    let (a, p) = s.rsplit_once(':')?;
+    let port = p.parse().ok()?;
+    let addr = match a.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        Some(v6) => IpAddr::V6(v6.parse().ok()?),
+        None => IpAddr::V4(a.parse().ok()?),
+    };
+    Some((addr, port))
 }

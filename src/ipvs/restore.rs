@@ -85,7 +85,11 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
                 conf.flags |= flags::PERSISTENT;
                 conf.timeout = DEFAULT_PERSISTENCE;
                 if let Some(v) = rest.get(i + 1).filter(|v| !v.starts_with('-')) {
-                    conf.timeout = v.parse::<u32>().ok().filter(|t| (1..=2_678_400).contains(t)).ok_or_else(|| format!("invalid timeout value `{v}' specified"))?;
+                    conf.timeout = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|t| (1..=2_678_400).contains(t))
+                        .ok_or_else(|| format!("invalid timeout value `{v}' specified"))?;
                     i += 1;
                 }
             }
@@ -123,7 +127,8 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
             ("-m" | "--masquerading", false) => dest.forward = Forward::Masq,
             ("-w" | "--weight", false) => {
                 let v = value(i, opt)?;
-                dest.weight = v.parse::<u32>().ok().filter(|&w| w <= i32::MAX as u32).ok_or_else(|| "illegal weight specified".to_owned())?;
+                dest.weight =
+                    v.parse::<u32>().ok().filter(|&w| w <= i32::MAX as u32).ok_or_else(|| "illegal weight specified".to_owned())?;
                 i += 1;
             }
             ("-x" | "--u-threshold", false) | ("-y" | "--l-threshold", false) => {
