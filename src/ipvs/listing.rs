@@ -271,117 +271,6 @@ fn sorted_dests(s: &Service) -> Vec<&Dest> {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ipvs::model::{DestConf, DestCounters, DestKey, ServiceConf};
-
-    fn svc(key: ServiceKey, conf: ServiceConf, dests: Vec<(&str, u16, Forward, u32, u32, u32)>) -> Service {
-        Service {
-            key,
-            conf,
-            dests: dests
-                .into_iter()
-                .map(|(a, port, forward, weight, active, inactive)| Dest {
-                    key: DestKey { addr: a.parse().unwrap(), port },
-                    conf: DestConf { forward, weight, upper_threshold: 0, lower_threshold: 0 },
-                    counters: DestCounters { active_conns: active, inactive_conns: inactive, persist_conns: 0 },
-                })
-                .collect(),
-        }
-    }
-
-    /// The example table of the format notes, printed by the real ipvsadm 1.31 binary.
-    #[test]
-    fn matches_ipvsadm_byte_for_byte() {
-        let inet = |p, a: &str, port| ServiceKey::Inet { protocol: p, addr: a.parse().unwrap(), port };
-        let pers = |sched: &str, v6, t, m, extra| ServiceConf {
-            flags: flags::PERSISTENT | extra,
-            timeout: t,
-            netmask: m,
-            ..ServiceConf::new(sched, v6)
-        };
-        let table = Table {
-            services: vec![
-                svc(ServiceKey::Fwmark { ipv6: true, mark: 2 }, pers("rr", true, 120, 128, 0), vec![]),
-                svc(
-                    inet(Protocol::Tcp, "192.168.1.10", 80),
-                    ServiceConf::new("wlc", false),
-                    vec![("10.0.0.2", 8080, Forward::Masq, 1, 12, 340), ("10.0.0.1", 8080, Forward::Masq, 3, 5, 0)],
-                ),
-                svc(inet(Protocol::Tcp, "192.168.1.11", 443), pers("sh", false, 360, 0xffff_ff00, flags::SCHED1 | flags::SCHED2), vec![]),
-                svc(
-                    inet(Protocol::Udp, "192.168.1.10", 53),
-                    ServiceConf { flags: flags::ONEPACKET, ..ServiceConf::new("rr", false) },
-                    vec![("10.0.0.3", 53, Forward::Route, 1, 0, 0)],
-                ),
-                svc(
-                    inet(Protocol::Sctp, "192.168.1.12", 5060),
-                    ServiceConf { pe_name: Some("sip".into()), ..pers("rr", false, 300, u32::MAX, 0) },
-                    vec![("127.0.0.1", 5060, Forward::Local, 1, 0, 0)],
-                ),
-                svc(
-                    inet(Protocol::Tcp, "2001:db8::80", 80),
-                    pers("lc", true, 600, 64, 0),
-                    vec![("2001:db8::2", 80, Forward::Tunnel, 2, 0, 0)],
-                ),
-                svc(
-                    ServiceKey::Fwmark { ipv6: false, mark: 1 },
-                    ServiceConf::new("wrr", false),
-                    vec![("10.0.0.5", 0, Forward::Route, 10, 0, 0)],
-                ),
-            ],
-        };
-        let want = "IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
-TCP  192.168.1.10:80 wlc
-  -> 10.0.0.1:8080                Masq    3      5          0         
-  -> 10.0.0.2:8080                Masq    1      12         340       
-TCP  192.168.1.11:443 sh (sh-fallback,sh-port) persistent 360 mask 255.255.255.0
-UDP  192.168.1.10:53 rr ops
-  -> 10.0.0.3:53                  Route   1      0          0         
-SCTP 192.168.1.12:5060 rr persistent 300 pe sip
-  -> 127.0.0.1:5060               Local   1      0          0         
-TCP  [2001:db8::80]:80 lc persistent 600 mask 64
-  -> [2001:db8::2]:80             Tunnel  2      0          0         
-FWM  1 wrr
-  -> 10.0.0.5:0                   Route   10     0          0         
-FWM  2 IPv6 rr persistent 120
-";
-        assert_eq!(list(&table, (1, 2, 1), 4096, ListMode::Plain), want);
-        let want_save = "-A -t 192.168.1.10:80 -s wlc
--a -t 192.168.1.10:80 -r 10.0.0.1:8080 -m -w 3
--a -t 192.168.1.10:80 -r 10.0.0.2:8080 -m -w 1
--A -t 192.168.1.11:443 -s sh -p 360 -M 255.255.255.0 -b sh-fallback,sh-port
--A -u 192.168.1.10:53 -s rr -o
--a -u 192.168.1.10:53 -r 10.0.0.3:53 -g -w 1
--A --sctp-service 192.168.1.12:5060 -s rr -p 300 --pe sip
--a --sctp-service 192.168.1.12:5060 -r 127.0.0.1:5060 -g -w 1
--A -t [2001:db8::80]:80 -s lc -p 600 -M 64
--a -t [2001:db8::80]:80 -r [2001:db8::2]:80 -i -w 2 --tun-type ipip
--A -f 1 -s wrr
--a -f 1 -r 10.0.0.5:0 -g -w 10
--A -f 2 -6 -s rr -p 120
-";
-        assert_eq!(save(&table), want_save);
-        // The fake's state file reads back to the same table.
-        assert_eq!(parse_list(want).unwrap().canonical(), table.canonical());
-    }
-
-    #[test]
-    fn sort_order_wraps_like_ipvsadm() {
-        let t = |a: &str| {
-            svc(ServiceKey::Inet { protocol: Protocol::Tcp, addr: a.parse().unwrap(), port: 80 }, ServiceConf::new("rr", false), vec![])
-        };
-        let table = Table { services: vec![t("10.0.0.1"), t("192.168.100.200"), t("255.255.255.254")] };
-        let order: Vec<String> = sorted_services(&table).iter().map(|s| service_line(s)).collect();
-        assert_eq!(order, vec!["TCP  192.168.100.200:80 rr", "TCP  255.255.255.254:80 rr", "TCP  10.0.0.1:80 rr"]);
-        assert_eq!(inet_ntop6(&"::1.2.3.4".parse().unwrap()), "::1.2.3.4");
-        assert_eq!(inet_ntop6(&"::1".parse().unwrap()), "::1");
-    }
-}
-
 /// Reads an `ipvsadm -Ln` listing back into a table (the fake backend's state file), followed
 /// optionally by an `ipvsadm -Ln --thresholds` listing of the same table, which supplies the
 /// thresholds the plain layout does not show.
@@ -493,4 +382,115 @@ fn parse_name(s: &str) -> Option<(IpAddr, u16)> {
         None => IpAddr::V4(a.parse().ok()?),
     };
     Some((addr, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::model::{DestConf, DestCounters, DestKey, ServiceConf};
+
+    fn svc(key: ServiceKey, conf: ServiceConf, dests: Vec<(&str, u16, Forward, u32, u32, u32)>) -> Service {
+        Service {
+            key,
+            conf,
+            dests: dests
+                .into_iter()
+                .map(|(a, port, forward, weight, active, inactive)| Dest {
+                    key: DestKey { addr: a.parse().unwrap(), port },
+                    conf: DestConf { forward, weight, upper_threshold: 0, lower_threshold: 0 },
+                    counters: DestCounters { active_conns: active, inactive_conns: inactive, persist_conns: 0 },
+                })
+                .collect(),
+        }
+    }
+
+    /// The example table of the format notes, printed by the real ipvsadm 1.31 binary.
+    #[test]
+    fn matches_ipvsadm_byte_for_byte() {
+        let inet = |p, a: &str, port| ServiceKey::Inet { protocol: p, addr: a.parse().unwrap(), port };
+        let pers = |sched: &str, v6, t, m, extra| ServiceConf {
+            flags: flags::PERSISTENT | extra,
+            timeout: t,
+            netmask: m,
+            ..ServiceConf::new(sched, v6)
+        };
+        let table = Table {
+            services: vec![
+                svc(ServiceKey::Fwmark { ipv6: true, mark: 2 }, pers("rr", true, 120, 128, 0), vec![]),
+                svc(
+                    inet(Protocol::Tcp, "192.168.1.10", 80),
+                    ServiceConf::new("wlc", false),
+                    vec![("10.0.0.2", 8080, Forward::Masq, 1, 12, 340), ("10.0.0.1", 8080, Forward::Masq, 3, 5, 0)],
+                ),
+                svc(inet(Protocol::Tcp, "192.168.1.11", 443), pers("sh", false, 360, 0xffff_ff00, flags::SCHED1 | flags::SCHED2), vec![]),
+                svc(
+                    inet(Protocol::Udp, "192.168.1.10", 53),
+                    ServiceConf { flags: flags::ONEPACKET, ..ServiceConf::new("rr", false) },
+                    vec![("10.0.0.3", 53, Forward::Route, 1, 0, 0)],
+                ),
+                svc(
+                    inet(Protocol::Sctp, "192.168.1.12", 5060),
+                    ServiceConf { pe_name: Some("sip".into()), ..pers("rr", false, 300, u32::MAX, 0) },
+                    vec![("127.0.0.1", 5060, Forward::Local, 1, 0, 0)],
+                ),
+                svc(
+                    inet(Protocol::Tcp, "2001:db8::80", 80),
+                    pers("lc", true, 600, 64, 0),
+                    vec![("2001:db8::2", 80, Forward::Tunnel, 2, 0, 0)],
+                ),
+                svc(
+                    ServiceKey::Fwmark { ipv6: false, mark: 1 },
+                    ServiceConf::new("wrr", false),
+                    vec![("10.0.0.5", 0, Forward::Route, 10, 0, 0)],
+                ),
+            ],
+        };
+        let want = "IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.1.10:80 wlc
+  -> 10.0.0.1:8080                Masq    3      5          0         
+  -> 10.0.0.2:8080                Masq    1      12         340       
+TCP  192.168.1.11:443 sh (sh-fallback,sh-port) persistent 360 mask 255.255.255.0
+UDP  192.168.1.10:53 rr ops
+  -> 10.0.0.3:53                  Route   1      0          0         
+SCTP 192.168.1.12:5060 rr persistent 300 pe sip
+  -> 127.0.0.1:5060               Local   1      0          0         
+TCP  [2001:db8::80]:80 lc persistent 600 mask 64
+  -> [2001:db8::2]:80             Tunnel  2      0          0         
+FWM  1 wrr
+  -> 10.0.0.5:0                   Route   10     0          0         
+FWM  2 IPv6 rr persistent 120
+";
+        assert_eq!(list(&table, (1, 2, 1), 4096, ListMode::Plain), want);
+        let want_save = "-A -t 192.168.1.10:80 -s wlc
+-a -t 192.168.1.10:80 -r 10.0.0.1:8080 -m -w 3
+-a -t 192.168.1.10:80 -r 10.0.0.2:8080 -m -w 1
+-A -t 192.168.1.11:443 -s sh -p 360 -M 255.255.255.0 -b sh-fallback,sh-port
+-A -u 192.168.1.10:53 -s rr -o
+-a -u 192.168.1.10:53 -r 10.0.0.3:53 -g -w 1
+-A --sctp-service 192.168.1.12:5060 -s rr -p 300 --pe sip
+-a --sctp-service 192.168.1.12:5060 -r 127.0.0.1:5060 -g -w 1
+-A -t [2001:db8::80]:80 -s lc -p 600 -M 64
+-a -t [2001:db8::80]:80 -r [2001:db8::2]:80 -i -w 2 --tun-type ipip
+-A -f 1 -s wrr
+-a -f 1 -r 10.0.0.5:0 -g -w 10
+-A -f 2 -6 -s rr -p 120
+";
+        assert_eq!(save(&table), want_save);
+        // The fake's state file reads back to the same table.
+        assert_eq!(parse_list(want).unwrap().canonical(), table.canonical());
+    }
+
+    #[test]
+    fn sort_order_wraps_like_ipvsadm() {
+        let t = |a: &str| {
+            svc(ServiceKey::Inet { protocol: Protocol::Tcp, addr: a.parse().unwrap(), port: 80 }, ServiceConf::new("rr", false), vec![])
+        };
+        let table = Table { services: vec![t("10.0.0.1"), t("192.168.100.200"), t("255.255.255.254")] };
+        let order: Vec<String> = sorted_services(&table).iter().map(|s| service_line(s)).collect();
+        assert_eq!(order, vec!["TCP  192.168.100.200:80 rr", "TCP  255.255.255.254:80 rr", "TCP  10.0.0.1:80 rr"]);
+        assert_eq!(inet_ntop6(&"::1.2.3.4".parse().unwrap()), "::1.2.3.4");
+        assert_eq!(inet_ntop6(&"::1".parse().unwrap()), "::1");
+    }
 }
