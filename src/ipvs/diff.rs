@@ -132,7 +132,7 @@ pub fn plan(desired: &Table, observed: &Table, owned: &HashSet<ServiceKey>) -> V
 /// port), first one winning when two collapse onto the same key.
 fn normalized_dests(s: &Service) -> Vec<(DestKey, DestConf)> {
     let mut seen = HashSet::with_capacity(s.dests.len());
-    s.dests.iter().map(|d| (s.kernel_dest_key(d.key, d.conf.forward), d.conf)).filter(|(k, _)| seen.insert(*k)).collect()
+    s.dests.iter().map(|d| (s.ipvsadm_dest_key(d.key, d.conf.forward), d.conf)).filter(|(k, _)| seen.insert(*k)).collect()
 }
 
 /// Service settings compare on what a user sets: the timeout and netmask only matter when

@@ -86,13 +86,14 @@ impl FakeIpvs {
             }
             Op::AddDest { service, key, conf } | Op::EditDest { service, key, conf } => {
                 let s = self.table.service_mut(service).ok_or(Errno::ESRCH)?;
-                if conf.lower_threshold > conf.upper_threshold && conf.upper_threshold != 0 {
+                // The kernel refuses lower > upper even when upper is 0 ("no limit").
+                if conf.lower_threshold > conf.upper_threshold {
                     return Err(Errno::ERANGE);
                 }
                 if key.addr.is_ipv6() != service.is_ipv6() && conf.forward != Forward::Tunnel {
                     return Err(Errno::EINVAL);
                 }
-                let k = s.kernel_dest_key(*key, conf.forward);
+                let k = *key;
                 let existing = s.dests.iter().position(|d| d.key == k);
                 match (op, existing) {
                     (Op::AddDest { .. }, Some(_)) => Err(Errno::EEXIST),

@@ -211,9 +211,10 @@ impl Service {
         self.dests.iter().find(|d| d.key == *key)
     }
 
-    /// The kernel rewrites a direct-routing or tunnel destination's port to the service port
-    /// (only NAT can change ports); desired state says the same, so reconciling converges.
-    pub fn kernel_dest_key(&self, key: DestKey, forward: Forward) -> DestKey {
+    /// ipvsadm rewrites a direct-routing or tunnel destination's port to the service port (only
+    /// NAT can change ports; the kernel itself keeps what it is given, as seen in the VM tier).
+    /// Desired state does the same, so tables look as operators know them from ipvsadm.
+    pub fn ipvsadm_dest_key(&self, key: DestKey, forward: Forward) -> DestKey {
         match (self.key, forward) {
             (ServiceKey::Inet { port, .. }, Forward::Route | Forward::Tunnel) => DestKey { port, ..key },
             _ => key,
@@ -245,7 +246,9 @@ impl Table {
             .map(|s| {
                 let mut dests: Vec<Dest> = s.dests.iter().map(|d| Dest { counters: DestCounters::default(), ..*d }).collect();
                 dests.sort_by_key(|d| d.key);
-                Service { key: s.key, conf: s.conf.clone(), dests }
+                // The kernel adds its own HASHED flag; it is not configuration.
+                let conf = ServiceConf { flags: s.conf.flags & flags::USER, ..s.conf.clone() };
+                Service { key: s.key, conf, dests }
             })
             .collect();
         services.sort_by_key(|s| s.key);

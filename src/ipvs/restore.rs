@@ -174,7 +174,7 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
         }
         let svc = table.service_mut(&key).ok_or_else(|| format!("service {key} is not defined by an earlier -A line"))?;
         let port = port.or(key.port()).unwrap_or(0);
-        let dkey = svc.kernel_dest_key(DestKey { addr, port }, dest.forward);
+        let dkey = svc.ipvsadm_dest_key(DestKey { addr, port }, dest.forward);
         if svc.dest(&dkey).is_some() {
             return Err(format!("destination {} is given twice", super::listing::dest_name(&addr, dkey.port)));
         }
