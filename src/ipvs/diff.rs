@@ -87,8 +87,23 @@ pub fn plan(desired: &Table, observed: &Table, owned: &HashSet<ServiceKey>) -> V
     let mut del_services = Vec::new();
 
     for want in &desired.services {
+        let have = observed_by_key.get(&want.key);
+        // Fast path, so a small change to a big table costs little: the service is unchanged
+        // when its settings and its destinations, in order, are the same.
+        if let Some(have) = have {
+            if same_service_conf(&want.conf, &have.conf)
+                && want.dests.len() == have.dests.len()
+                && want
+                    .dests
+                    .iter()
+                    .zip(&have.dests)
+                    .all(|(w, h)| want.ipvsadm_dest_key(w.key, w.conf.forward) == h.key && w.conf == h.conf)
+            {
+                continue;
+            }
+        }
         let want_dests = normalized_dests(want);
-        match observed_by_key.get(&want.key) {
+        match have {
             None => {
                 services.push(Op::AddService { key: want.key, conf: want.conf.clone() });
                 for (key, conf) in want_dests {
