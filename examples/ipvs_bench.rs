@@ -34,7 +34,7 @@ fn table() -> Table {
                     counters: DestCounters::default(),
                 })
                 .collect();
-            Service { key, conf: ServiceConf::new("wrr", false), dests }
+            Service { key, conf: ServiceConf::new("wrr", false), dests, stats: Default::default() }
         })
         .collect();
     Table { services }

@@ -213,6 +213,13 @@ fn kernel_matches_the_fake() {
         if ours != theirs {
             failures.push(format!("{name}: ipvsadm -Ln --thresholds differs\n--- ipvsadm\n{theirs}--- ours\n{ours}"));
         }
+        for (mode, flag) in [(ListMode::Stats, "--stats"), (ListMode::Rate, "--rate")] {
+            let ours = listing::list(&kernel.dump().expect("dump"), version, size, mode);
+            let theirs = ipvsadm(&["-Ln", flag]);
+            if ours != theirs {
+                failures.push(format!("{name}: ipvsadm -Ln {flag} differs\n--- ipvsadm\n{theirs}--- ours\n{ours}"));
+            }
+        }
         let (ours, theirs) = (listing::save(&kernel.dump().expect("dump")), ipvsadm(&["-Sn"]));
         if ours != theirs {
             failures.push(format!("{name}: ipvsadm -Sn differs\n--- ipvsadm\n{theirs}--- ours\n{ours}"));
@@ -221,4 +228,23 @@ fn kernel_matches_the_fake() {
     }
     kernel.apply(&[Op::Flush]);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Timeouts and the connection sync daemon, checked with the real ipvsadm (VM tier only).
+#[test]
+fn kernel_timeouts_and_sync_daemon() {
+    if std::env::var_os("HBRS_IN_VM").is_none() {
+        eprintln!("SKIPPED kernel_timeouts_and_sync_daemon: not in the VM tier (HBRS_IN_VM unset)");
+        return;
+    }
+    use heartbeat_rs::ipvs::genl::{SyncRole, Timeouts};
+    let mut kernel = heartbeat_rs::ipvs::kernel::KernelIpvs::open().expect("IPVS netlink family");
+    kernel.set_timeouts(Timeouts { tcp: 901, tcp_fin: 121, udp: 301 }).expect("set timeouts");
+    assert_eq!(ipvsadm(&["-L", "--timeout"]).trim(), "Timeout (tcp tcpfin udp): 901 121 301");
+    kernel.sync_daemon(true, SyncRole::Master, "lo", 7).expect("start the sync daemon");
+    let daemons = ipvsadm(&["-L", "--daemon"]);
+    assert!(daemons.contains("master sync daemon (mcast=lo, syncid=7"), "{daemons}");
+    kernel.sync_daemon(false, SyncRole::Master, "lo", 7).expect("stop the sync daemon");
+    assert!(!ipvsadm(&["-L", "--daemon"]).contains("master"));
+    println!("conformance: timeouts and sync daemon: ok");
 }

@@ -23,7 +23,7 @@ fn table() -> impl Strategy<Value = Table> {
                 conf.flags = 1;
                 conf.timeout = 300;
             }
-            let mut svc = Service { key, conf, dests: Vec::new() };
+            let mut svc = Service { key, conf, dests: Vec::new(), stats: Default::default() };
             for (d, weight, fwd) in dests {
                 let forward = [Forward::Route, Forward::Masq, Forward::Tunnel][fwd as usize];
                 let dkey = svc.ipvsadm_dest_key(DestKey { addr: format!("10.0.1.{d}").parse().unwrap(), port: 80 }, forward);

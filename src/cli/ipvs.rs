@@ -31,6 +31,12 @@ enum Command {
         /// Show the connection thresholds, as `ipvsadm -Ln --thresholds`.
         #[arg(long)]
         thresholds: bool,
+        /// Show traffic statistics, as `ipvsadm -Ln --stats`.
+        #[arg(long)]
+        stats: bool,
+        /// Show traffic rates, as `ipvsadm -Ln --rate`.
+        #[arg(long)]
+        rate: bool,
     },
     /// Print the table as `ipvsadm -Sn` does (restore commands).
     Save {
@@ -77,8 +83,17 @@ fn execute(args: Args) -> Result<ExitCode, IpvsError> {
     let (mut b, info) = backend(&args.ipvs_table)?;
     let (version, size) = info.unwrap_or(((1, 2, 1), 4096));
     match args.command {
-        Command::List { thresholds, .. } => {
-            let mode = if thresholds { ListMode::Thresholds } else { ListMode::Plain };
+        Command::List { thresholds, stats, rate, .. } => {
+            // ipvsadm's precedence when several are given: stats, rate, thresholds.
+            let mode = if stats {
+                ListMode::Stats
+            } else if rate {
+                ListMode::Rate
+            } else if thresholds {
+                ListMode::Thresholds
+            } else {
+                ListMode::Plain
+            };
             print!("{}", listing::list(&b.dump()?, version, size, mode));
             Ok(ExitCode::SUCCESS)
         }

@@ -171,6 +171,7 @@ mod tests {
         Service {
             key,
             conf: ServiceConf::new("wrr", false),
+            stats: Default::default(),
             dests: dests
                 .iter()
                 .map(|&(last, weight, forward)| Dest {

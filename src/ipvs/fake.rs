@@ -70,7 +70,7 @@ impl FakeIpvs {
                 if self.table.service(key).is_some() {
                     return Err(Errno::EEXIST);
                 }
-                self.table.services.push(Service { key: *key, conf: conf.clone(), dests: Vec::new() });
+                self.table.services.push(Service { key: *key, conf: conf.clone(), dests: Vec::new(), stats: Default::default() });
                 Ok(())
             }
             Op::EditService { key, conf } => {

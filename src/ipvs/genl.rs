@@ -57,7 +57,9 @@ const SVC_SCHED_NAME: u16 = 6;
 const SVC_FLAGS: u16 = 7;
 const SVC_TIMEOUT: u16 = 8;
 const SVC_NETMASK: u16 = 9;
+const SVC_STATS: u16 = 10;
 const SVC_PE_NAME: u16 = 11;
+const SVC_STATS64: u16 = 12;
 
 const DEST_ADDR: u16 = 1;
 const DEST_PORT: u16 = 2;
@@ -68,7 +70,9 @@ const DEST_L_THRESH: u16 = 6;
 const DEST_ACTIVE_CONNS: u16 = 7;
 const DEST_INACT_CONNS: u16 = 8;
 const DEST_PERSIST_CONNS: u16 = 9;
+const DEST_STATS: u16 = 10;
 const DEST_ADDR_FAMILY: u16 = 11;
+const DEST_STATS64: u16 = 12;
 
 const DAEMON_STATE: u16 = 1;
 const DAEMON_MCAST_IFN: u16 = 2;
@@ -445,7 +449,7 @@ pub fn decode_service(msg_attrs: &[u8]) -> Result<Service, String> {
     if let Some(raw) = netmask_raw {
         conf.netmask = if family == AF_INET6 { u32::from_ne_bytes(raw) } else { u32::from_be_bytes(raw) };
     }
-    Ok(Service { key, conf, dests: Vec::new() })
+    Ok(Service { key, conf, dests: Vec::new(), stats: decode_stats(svc, SVC_STATS, SVC_STATS64)? })
 }
 
 /// Decodes a GET_DEST reply message into a destination.
@@ -471,7 +475,42 @@ pub fn decode_dest(msg_attrs: &[u8], service_family: u16) -> Result<Dest, String
         }
     }
     let addr = get_addr(addr.ok_or("destination without an address")?, family.unwrap_or(service_family))?;
+    counters.stats = decode_stats(d, DEST_STATS, DEST_STATS64)?;
     Ok(Dest { key: DestKey { addr, port: port.ok_or("destination without a port")? }, conf, counters })
+}
+
+/// Statistics from the 64-bit nest when the kernel sends it, else from the 32-bit one.
+fn decode_stats(obj: &[u8], stats32: u16, stats64: u16) -> Result<super::model::Stats, String> {
+    let (wide, nest) = match nested(obj, stats64)? {
+        Some(n) => (true, n),
+        None => match nested(obj, stats32)? {
+            Some(n) => (false, n),
+            None => return Ok(super::model::Stats::default()),
+        },
+    };
+    let mut s = super::model::Stats::default();
+    for a in attrs(nest) {
+        let (k, v) = a?;
+        let x = if wide {
+            v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default())).ok_or("short u64 statistic")?
+        } else {
+            u64::from(get_u32(v)?)
+        };
+        match k {
+            1 => s.conns = x,
+            2 => s.inpkts = x,
+            3 => s.outpkts = x,
+            4 => s.inbytes = x,
+            5 => s.outbytes = x,
+            6 => s.cps = x,
+            7 => s.inpps = x,
+            8 => s.outpps = x,
+            9 => s.inbps = x,
+            10 => s.outbps = x,
+            _ => {}
+        }
+    }
+    Ok(s)
 }
 
 /// The address family number of a service key, for decoding its destinations.

@@ -12,6 +12,8 @@ pub enum ListMode {
     #[default]
     Plain,
     Thresholds,
+    Stats,
+    Rate,
 }
 
 /// `ipvsadm -Ln` (or `--thresholds`) of a table; `version` and `size` come from GET_INFO.
@@ -31,14 +33,31 @@ pub fn list(table: &Table, version: (u8, u8, u8), size: u32, mode: ListMode) -> 
             );
             out.push_str("  -> RemoteAddress:Port\n");
         }
+        ListMode::Stats | ListMode::Rate => {
+            let cols = if mode == ListMode::Stats {
+                ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
+            } else {
+                ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
+            };
+            let _ = writeln!(
+                out,
+                "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "Prot LocalAddress:Port", cols[0], cols[1], cols[2], cols[3], cols[4]
+            );
+            out.push_str("  -> RemoteAddress:Port\n");
+        }
     }
     for s in sorted_services(table) {
+        if matches!(mode, ListMode::Stats | ListMode::Rate) {
+            stats_lines(&mut out, s, mode);
+            continue;
+        }
         let _ = writeln!(out, "{}", service_line(s));
         for d in sorted_dests(s) {
             let name = dest_name(&d.key.addr, d.key.port);
             let c = &d.counters;
             match mode {
-                ListMode::Plain => {
+                ListMode::Plain | ListMode::Stats | ListMode::Rate => {
                     let _ = writeln!(
                         out,
                         "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
@@ -114,9 +133,52 @@ fn selector(key: &ServiceKey) -> String {
     }
 }
 
-/// The service line of `-Ln`.
-pub fn service_line(s: &Service) -> String {
-    let mut line = match s.key {
+/// The `--stats` / `--rate` lines of one service and its destinations.
+fn stats_lines(out: &mut String, s: &Service, mode: ListMode) {
+    let st = &s.stats;
+    let v = if mode == ListMode::Stats {
+        [st.conns, st.inpkts, st.outpkts, st.inbytes, st.outbytes]
+    } else {
+        [st.cps, st.inpps, st.outpps, st.inbps, st.outbps]
+    };
+    let _ = write!(out, "{:<33}", service_name(s));
+    for x in v {
+        out.push_str(&largenum(x));
+    }
+    out.push('\n');
+    for d in sorted_dests(s) {
+        // ipvsadm 1.31 reads a destination's 64-bit counters with 32-bit getters, except the
+        // byte counts: the low 32 bits are what it prints.
+        let st = &d.counters.stats;
+        let lo = |x: u64| x & 0xffff_ffff;
+        let _ = write!(out, "  -> {:<28}", dest_name(&d.key.addr, d.key.port));
+        if mode == ListMode::Stats {
+            for x in [lo(st.conns), lo(st.inpkts), lo(st.outpkts), st.inbytes, st.outbytes] {
+                out.push_str(&largenum(x));
+            }
+        } else {
+            let _ = write!(out, " {:>8} {:>8} {:>8}", lo(st.cps), lo(st.inpps), lo(st.outpps));
+            out.push_str(&largenum(lo(st.inbps)));
+            out.push_str(&largenum(lo(st.outbps)));
+        }
+        out.push('\n');
+    }
+}
+
+/// ipvsadm's `print_largenum`: at least 9 characters, K/M/G/T above 10^8.
+fn largenum(v: u64) -> String {
+    match v {
+        0..100_000_000 => format!("{v:>9}"),
+        100_000_000..1_000_000_000 => format!("{:>8}K", v / 1_000),
+        1_000_000_000..100_000_000_000 => format!("{:>8}M", v / 1_000_000),
+        100_000_000_000..100_000_000_000_000 => format!("{:>8}G", v / 1_000_000_000),
+        _ => format!("{:>8}T", v / 1_000_000_000_000),
+    }
+}
+
+/// The service's name as the listings print it (`TCP  1.2.3.4:80`, `FWM  5 IPv6`).
+fn service_name(s: &Service) -> String {
+    match s.key {
         ServiceKey::Inet { protocol, addr, port } => {
             let p = match protocol {
                 Protocol::Tcp => "TCP",
@@ -125,9 +187,13 @@ pub fn service_line(s: &Service) -> String {
             };
             format!("{p:<4} {}", dest_name(&addr, port))
         }
-        // ipvsadm prints the mark with %d.
         ServiceKey::Fwmark { ipv6, mark } => format!("FWM  {}{}", mark as i32, if ipv6 { " IPv6" } else { "" }),
-    };
+    }
+}
+
+/// The service line of `-Ln`.
+pub fn service_line(s: &Service) -> String {
+    let mut line = service_name(s);
     let _ = write!(line, " {}", s.conf.scheduler);
     if let Some(f) = sched_flag_names(s) {
         let _ = write!(line, " ({f})");
@@ -314,7 +380,7 @@ pub fn parse_list(text: &str) -> Result<Table, String> {
             svc.dests.push(Dest {
                 key: super::model::DestKey { addr, port },
                 conf: super::model::DestConf { forward, weight: num(weight)?, upper_threshold: 0, lower_threshold: 0 },
-                counters: super::model::DestCounters { active_conns: num(active)?, inactive_conns: num(inactive)?, persist_conns: 0 },
+                counters: super::model::DestCounters { active_conns: num(active)?, inactive_conns: num(inactive)?, ..Default::default() },
             });
             continue;
         }
@@ -369,7 +435,7 @@ pub fn parse_list(text: &str) -> Result<Table, String> {
                 _ => return Err(err("unexpected word")),
             }
         }
-        table.services.push(Service { key, conf, dests: Vec::new() });
+        table.services.push(Service { key, conf, dests: Vec::new(), stats: Default::default() });
     }
     Ok(table)
 }
@@ -393,12 +459,13 @@ mod tests {
         Service {
             key,
             conf,
+            stats: Default::default(),
             dests: dests
                 .into_iter()
                 .map(|(a, port, forward, weight, active, inactive)| Dest {
                     key: DestKey { addr: a.parse().unwrap(), port },
                     conf: DestConf { forward, weight, upper_threshold: 0, lower_threshold: 0 },
-                    counters: DestCounters { active_conns: active, inactive_conns: inactive, persist_conns: 0 },
+                    counters: DestCounters { active_conns: active, inactive_conns: inactive, ..Default::default() },
                 })
                 .collect(),
         }
@@ -480,6 +547,39 @@ FWM  2 IPv6 rr persistent 120
         assert_eq!(save(&table), want_save);
         // The fake's state file reads back to the same table.
         assert_eq!(parse_list(want).unwrap().canonical(), table.canonical());
+    }
+
+    /// `--stats` lines printed by the real ipvsadm 1.31 binary (format notes, §2.2), including its
+    /// 32-bit reading of a destination's connection and packet counters.
+    #[test]
+    fn stats_match_ipvsadm() {
+        use crate::ipvs::model::Stats;
+        let mut s = svc(
+            ServiceKey::Inet { protocol: Protocol::Tcp, addr: "10.0.0.1".parse().unwrap(), port: 80 },
+            ServiceConf::new("wlc", false),
+            vec![("10.1.0.1", 80, Forward::Masq, 1, 0, 0)],
+        );
+        s.stats = Stats {
+            conns: 99_999_999,
+            inpkts: 100_000_000,
+            outpkts: 999_999_999,
+            inbytes: 1_000_000_000,
+            outbytes: 99_999_999_999,
+            ..Stats::default()
+        };
+        s.dests[0].counters.stats =
+            Stats { conns: 5_000_000_000, inpkts: 12, outpkts: 13, inbytes: 5_000_000_000, outbytes: 14, ..Stats::default() };
+        let text = list(&Table { services: vec![s] }, (1, 2, 1), 4096, ListMode::Stats);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+                "  -> RemoteAddress:Port",
+                "TCP  10.0.0.1:80                  99999999  100000K  999999K    1000M   99999M",
+                "  -> 10.1.0.1:80                   705032K       12       13    5000M       14",
+            ]
+        );
     }
 
     #[test]

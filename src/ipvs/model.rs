@@ -184,12 +184,28 @@ pub struct DestConf {
     pub lower_threshold: u32,
 }
 
+/// Traffic statistics the kernel keeps per service and destination (`--stats`, `--rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub conns: u64,
+    pub inpkts: u64,
+    pub outpkts: u64,
+    pub inbytes: u64,
+    pub outbytes: u64,
+    pub cps: u64,
+    pub inpps: u64,
+    pub outpps: u64,
+    pub inbps: u64,
+    pub outbps: u64,
+}
+
 /// Counters the kernel reports; never part of desired state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DestCounters {
     pub active_conns: u32,
     pub inactive_conns: u32,
     pub persist_conns: u32,
+    pub stats: Stats,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +220,8 @@ pub struct Service {
     pub key: ServiceKey,
     pub conf: ServiceConf,
     pub dests: Vec<Dest>,
+    /// What the kernel reported; zero in desired state.
+    pub stats: Stats,
 }
 
 impl Service {
@@ -248,7 +266,7 @@ impl Table {
                 dests.sort_by_key(|d| d.key);
                 // The kernel adds its own HASHED flag; it is not configuration.
                 let conf = ServiceConf { flags: s.conf.flags & flags::USER, ..s.conf.clone() };
-                Service { key: s.key, conf, dests }
+                Service { key: s.key, conf, dests, stats: Stats::default() }
             })
             .collect();
         services.sort_by_key(|s| s.key);

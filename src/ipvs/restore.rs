@@ -166,7 +166,7 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
         if table.service(&key).is_some() {
             return Err(format!("service {key} is given twice"));
         }
-        table.services.push(Service { key, conf, dests: Vec::new() });
+        table.services.push(Service { key, conf, dests: Vec::new(), stats: Default::default() });
     } else {
         let (addr, port) = real.ok_or("no real server given (-r)")?;
         if addr.is_ipv6() != key.is_ipv6() && dest.forward != Forward::Tunnel {
