@@ -78,7 +78,11 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
             },
             ("-s" | "--scheduler", true) => {
                 let v = value(i, opt)?;
-                conf.scheduler = v.chars().take(15).collect();
+                // Refused here rather than by the kernel in the middle of a batch.
+                if !super::fake::SCHEDULERS.contains(&v) {
+                    return Err(format!("unknown scheduler {v:?}; expected one of {}", super::fake::SCHEDULERS.join(", ")));
+                }
+                conf.scheduler = v.to_owned();
                 i += 1;
             }
             ("-p" | "--persistent", true) => {
@@ -229,7 +233,7 @@ mod tests {
         assert_eq!((s.conf.scheduler.as_str(), s.conf.timeout), ("wlc", DEFAULT_PERSISTENCE));
         // Direct routing: the destination takes the service port.
         assert_eq!(s.dests[0].key.port, 80);
-        let e = parse("-A -t 10.0.0.1:80\n-D -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-A -t host:80\n").unwrap_err();
-        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 4]);
+        let e = parse("-A -t 10.0.0.1:80\n-D -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-A -t host:80\n-A -t 10.0.0.2:80 -s fastest\n").unwrap_err();
+        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
     }
 }
