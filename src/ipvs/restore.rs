@@ -233,7 +233,8 @@ mod tests {
         assert_eq!((s.conf.scheduler.as_str(), s.conf.timeout), ("wlc", DEFAULT_PERSISTENCE));
         // Direct routing: the destination takes the service port.
         assert_eq!(s.dests[0].key.port, 80);
-        let e = parse("-A -t 10.0.0.1:80\n-D -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-A -t host:80\n-A -t 10.0.0.2:80 -s fastest\n").unwrap_err();
+        let e = parse("-A -t 10.0.0.1:80\n-D -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-A -t host:80\n-A -t 10.0.0.2:80 -s fastest\n")
+            .unwrap_err();
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
     }
 }
