@@ -33,7 +33,46 @@ where
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(DIGITS[usize::from(x >> 4)] as char);
+        s.push(DIGITS[usize::from(x & 0xf)] as char);
+    }
+    s
+}
+
+/// Lowercase hex only: 3.0.6 compares tokens with `strcmp`, so `ABC` is not `abc`.
+fn unhex(t: &[u8]) -> Option<Vec<u8>> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if t.len() % 2 != 0 {
+        return None;
+    }
+    t.chunks(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
+}
+
+/// Checks a received token without formatting our own: HMACs through `Mac::verify_slice`
+/// (constant time), crc by value.
+fn token_matches(method: AuthMethod, key: &[u8], data: &[u8], got: &[u8]) -> bool {
+    match method {
+        AuthMethod::Crc => same(token(method, key, data).as_bytes(), got),
+        AuthMethod::Sha1 => unhex(got).is_some_and(|g| hmac_verify::<sha1::Sha1>(key, data, &g)),
+        AuthMethod::Md5 => unhex(got).is_some_and(|g| hmac_verify::<md5::Md5>(key, data, &g)),
+    }
+}
+
+fn hmac_verify<D>(key: &[u8], data: &[u8], tag: &[u8]) -> bool
+where
+    Hmac<D>: KeyInit + Mac,
+    D: hmac::EagerHash,
+{
+    let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(key) else { return false };
+    mac.update(data);
+    mac.verify_slice(tag).is_ok()
 }
 
 /// Constant-time comparison of two tokens.
@@ -78,8 +117,7 @@ pub enum AuthError {
 pub fn verify(datagram: &[u8], keys: &AuthKeys) -> Result<Message, AuthError> {
     let d = parse_datagram(datagram)?;
     let k = keys.keys.get(&d.auth_slot).ok_or(AuthError::UnknownSlot(d.auth_slot))?;
-    let want = token(k.method, key_bytes(k), d.signed);
-    if !same(want.as_bytes(), d.auth_token) {
+    if !token_matches(k.method, key_bytes(k), d.signed, d.auth_token) {
         return Err(AuthError::BadDigest(d.auth_slot));
     }
     Ok(d.message)
@@ -91,5 +129,5 @@ pub fn verify_inner(msg: &Message, keys: &AuthKeys) -> bool {
     let Some(space) = field.iter().position(|&b| b == b' ') else { return false };
     let Some(slot) = std::str::from_utf8(&field[..space]).ok().and_then(|s| s.parse::<u8>().ok()) else { return false };
     let Some(k) = keys.keys.get(&slot) else { return false };
-    same(token(k.method, key_bytes(k), &msg.classic_lines("auth")).as_bytes(), &field[space + 1..])
+    token_matches(k.method, key_bytes(k), &msg.classic_lines("auth"), &field[space + 1..])
 }
