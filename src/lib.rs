@@ -8,4 +8,6 @@
 pub mod cli;
 pub mod config;
 pub mod ipvs;
+pub mod membership;
+pub mod time;
 pub mod wire;
