@@ -124,16 +124,16 @@ fn run(seed: u64) -> Result<(), String> {
         for (i, a) in outputs {
             match a {
                 Action::Send(bytes) => {
-                    for to in 0..3 {
+                    for (to, losses) in consecutive_losses[i].iter_mut().enumerate() {
                         if to == i {
                             continue;
                         }
                         // Bounded loss: never more than 2 in a row from one sender to one receiver.
-                        if consecutive_losses[i][to] < 2 && rng.chance(loss) {
-                            consecutive_losses[i][to] += 1;
+                        if *losses < 2 && rng.chance(loss) {
+                            *losses += 1;
                             continue;
                         }
-                        consecutive_losses[i][to] = 0;
+                        *losses = 0;
                         let copies = if rng.chance(dup) { 2 } else { 1 };
                         for _ in 0..copies {
                             in_flight.push(Packet {
