@@ -7,7 +7,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod ipvs;
 pub mod membership;
+pub mod net;
 pub mod time;
 pub mod wire;

@@ -96,7 +96,7 @@ fn kind_checks_single_files_and_garbage_never_panics() {
 #[test]
 fn applets_dispatch_on_argv0_and_on_the_first_argument() {
     let dir = tempfile::tempdir().unwrap();
-    for applet in ["ldirectord", "cl_status", "hb_standby", "hb_takeover"] {
+    for applet in ["ldirectord", "hb_standby", "hb_takeover"] {
         let link = dir.path().join(applet);
         std::os::unix::fs::symlink(BIN, &link).unwrap();
         let o = Command::new(&link).arg("status").output().unwrap();
@@ -106,6 +106,16 @@ fn applets_dispatch_on_argv0_and_on_the_first_argument() {
         assert_eq!(o.status.code(), Some(1));
         assert!(stderr(&o).starts_with(&format!("{applet}: not implemented yet")), "{}", stderr(&o));
     }
+}
+
+#[test]
+fn cl_status_without_a_daemon_says_it_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("cl_status");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let o = Command::new(&link).arg("hbstatus").env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Heartbeat is stopped on this machine.\n");
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub const APPLETS: &[&str] = &["heartbeat", "ldirectord", "cl_status", "hb_stand
 pub fn dispatch(args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or(a.as_os_str()).to_string_lossy().into_owned()).unwrap_or_default();
     match argv0.as_str() {
-        "ldirectord" | "cl_status" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
+        "cl_status" => ExitCode::from(crate::daemon::heartbeat::cl_status(&rest(&args, 1)) as u8),
+        "ldirectord" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
         _ => heartbeat(args),
     }
 }
@@ -42,6 +43,15 @@ enum Command {
         /// Configuration directory.
         #[arg(long, default_value = "/etc/ha.d")]
         config_dir: PathBuf,
+        /// Where hb_uuid and hb_generation live.
+        #[arg(long, default_value = "/var/lib/heartbeat")]
+        state_dir: PathBuf,
+        /// This node's name (default: uname -n, lower-cased).
+        #[arg(long)]
+        node: Option<String>,
+        /// The control socket cl_status talks to.
+        #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
+        ctl_socket: PathBuf,
     },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
@@ -87,10 +97,13 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
-        Some(Command::Run { config_dir }) => run(&config_dir),
+        Some(Command::Run { config_dir, state_dir, node, ctl_socket }) => run(&config_dir, state_dir, node, ctl_socket),
         Some(Command::Ipvs(a)) => ipvs::run(a),
         Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
-        Some(Command::ClStatus { .. }) => not_implemented("cl_status"),
+        Some(Command::ClStatus { args }) => {
+            let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            ExitCode::from(crate::daemon::heartbeat::cl_status(&args) as u8)
+        }
         Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),
         Some(Command::HbTakeover { .. }) => not_implemented("hb_takeover"),
         None => not_implemented("heartbeat (daemon mode)"),
@@ -102,8 +115,13 @@ fn not_implemented(what: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// `heartbeat run`: for now, load and refuse what we cannot run.
-fn run(dir: &Path) -> ExitCode {
+fn rest(args: &[OsString], from: usize) -> Vec<String> {
+    args.iter().skip(from).map(|a| a.to_string_lossy().into_owned()).collect()
+}
+
+/// `heartbeat run`: membership over the configured UDP media (resources come with the failover
+/// work); refuses what it cannot run.
+fn run(dir: &Path, state_dir: PathBuf, node: Option<String>, ctl: PathBuf) -> ExitCode {
     let cfg = match crate::config::load::load_dir(dir) {
         Ok(c) => {
             for w in &c.warnings {
@@ -126,5 +144,13 @@ fn run(dir: &Path) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    not_implemented("heartbeat run")
+    let node =
+        node.or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())).unwrap_or_default().to_ascii_lowercase();
+    match crate::daemon::heartbeat::run(cfg, crate::daemon::heartbeat::Options { node, state_dir, ctl }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("heartbeat: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

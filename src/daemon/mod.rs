@@ -1,0 +1,3 @@
+//! The daemons: thin tokio loops that feed the sans-IO engines and perform their actions.
+
+pub mod heartbeat;
