@@ -178,14 +178,18 @@ fn plan_converges_on_the_fake() {
     }
 }
 
-/// Runs only inside the VM tier, where the kernel has IPVS.
+/// The kernel, inside the VM tier only (the host kernel has no IPVS); elsewhere says it skips.
+fn vm_kernel(test: &str) -> Option<heartbeat_rs::ipvs::kernel::KernelIpvs> {
+    if std::env::var_os("HBRS_IN_VM").is_none() {
+        eprintln!("SKIPPED {test}: not in the VM tier (HBRS_IN_VM unset)");
+        return None;
+    }
+    Some(heartbeat_rs::ipvs::kernel::KernelIpvs::open().expect("IPVS netlink family"))
+}
+
 #[test]
 fn kernel_matches_the_fake() {
-    if std::env::var_os("HBRS_IN_VM").is_none() {
-        eprintln!("SKIPPED kernel_matches_the_fake: not in the VM tier (HBRS_IN_VM unset)");
-        return;
-    }
-    let mut kernel = heartbeat_rs::ipvs::kernel::KernelIpvs::open().expect("IPVS netlink family");
+    let Some(mut kernel) = vm_kernel("kernel_matches_the_fake") else { return };
     let mut failures = Vec::new();
     for (name, ops) in scripts() {
         let (k_results, k_table) = run(&mut kernel, &ops);
@@ -233,12 +237,8 @@ fn kernel_matches_the_fake() {
 /// Timeouts and the connection sync daemon, checked with the real ipvsadm (VM tier only).
 #[test]
 fn kernel_timeouts_and_sync_daemon() {
-    if std::env::var_os("HBRS_IN_VM").is_none() {
-        eprintln!("SKIPPED kernel_timeouts_and_sync_daemon: not in the VM tier (HBRS_IN_VM unset)");
-        return;
-    }
     use heartbeat_rs::ipvs::genl::{SyncRole, Timeouts};
-    let mut kernel = heartbeat_rs::ipvs::kernel::KernelIpvs::open().expect("IPVS netlink family");
+    let Some(mut kernel) = vm_kernel("kernel_timeouts_and_sync_daemon") else { return };
     kernel.set_timeouts(Timeouts { tcp: 901, tcp_fin: 121, udp: 301 }).expect("set timeouts");
     assert_eq!(ipvsadm(&["-L", "--timeout"]).trim(), "Timeout (tcp tcpfin udp): 901 121 301");
     kernel.sync_daemon(true, SyncRole::Master, "lo", 7).expect("start the sync daemon");

@@ -179,14 +179,7 @@ fn largenum(v: u64) -> String {
 /// The service's name as the listings print it (`TCP  1.2.3.4:80`, `FWM  5 IPv6`).
 fn service_name(s: &Service) -> String {
     match s.key {
-        ServiceKey::Inet { protocol, addr, port } => {
-            let p = match protocol {
-                Protocol::Tcp => "TCP",
-                Protocol::Udp => "UDP",
-                Protocol::Sctp => "SCTP",
-            };
-            format!("{p:<4} {}", dest_name(&addr, port))
-        }
+        ServiceKey::Inet { protocol, addr, port } => format!("{:<4} {}", protocol.listing_name(), dest_name(&addr, port)),
         ServiceKey::Fwmark { ipv6, mark } => format!("FWM  {}{}", mark as i32, if ipv6 { " IPv6" } else { "" }),
     }
 }

@@ -32,6 +32,15 @@ impl Protocol {
             _ => None,
         }
     }
+
+    /// The name `ipvsadm -Ln` prints.
+    pub fn listing_name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
 }
 
 /// What identifies a virtual service.
