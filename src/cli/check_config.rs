@@ -40,11 +40,11 @@ pub fn run(args: Args) -> ExitCode {
                 if !args.quiet {
                     let cfg = &c.value;
                     let virtuals: usize = cfg.ldirectord.iter().map(|(_, d)| d.virtuals.len()).sum();
-                    let reals: usize = cfg
+                    let reals: u64 = cfg
                         .ldirectord
                         .iter()
                         .flat_map(|(_, d)| &d.virtuals)
-                        .map(|v| v.reals.iter().map(|r| r.addresses().len()).sum::<usize>())
+                        .map(|v| v.reals.iter().map(|r| r.address_count()).sum::<u64>())
                         .sum();
                     println!(
                         "{}: ok: {} nodes, {} heartbeat media, {} resource groups, auth {} ({}), {} ldirectord configurations with {} virtual services and {} real servers",

@@ -123,9 +123,10 @@ fn execute(args: Args) -> Result<ExitCode, IpvsError> {
             owned.extend(desired.services.iter().map(|s| s.key));
             let observed = b.dump()?;
             let ops = crate::ipvs::diff::plan(&desired, &observed, &owned);
+            let desired_keys: HashSet<ServiceKey> = desired.services.iter().map(|s| s.key).collect();
             if ops.is_empty() {
                 println!("nothing to change: the table already matches {}", file.display());
-                write_owned(&owned_path, &desired);
+                write_owned(&owned_path, &desired_keys);
                 return Ok(ExitCode::SUCCESS);
             }
             if dry_run {
@@ -143,7 +144,17 @@ fn execute(args: Args) -> Result<ExitCode, IpvsError> {
                 }
             }
             println!("applied {} of {} changes to match {}", ops.len() - failed, ops.len(), file.display());
-            write_owned(&owned_path, &desired);
+            // Still ours: everything desired, and every old service whose deletion failed.
+            let deleted: HashSet<ServiceKey> = ops
+                .iter()
+                .zip(&results)
+                .filter_map(|(op, r)| match (op, r) {
+                    (crate::ipvs::diff::Op::DelService { key }, Ok(())) => Some(*key),
+                    _ => None,
+                })
+                .collect();
+            let still_owned: HashSet<ServiceKey> = owned.into_iter().filter(|k| !deleted.contains(k)).collect();
+            write_owned(&owned_path, &still_owned);
             Ok(ExitCode::from(u8::from(failed > 0)))
         }
     }
@@ -158,14 +169,14 @@ fn read_owned(path: &Path) -> HashSet<ServiceKey> {
         .unwrap_or_default()
 }
 
-fn write_owned(path: &Path, desired: &crate::ipvs::model::Table) {
-    let services = crate::ipvs::model::Table {
-        services: desired.services.iter().map(|s| crate::ipvs::model::Service { dests: Vec::new(), ..s.clone() }).collect(),
-    };
+fn write_owned(path: &Path, keys: &HashSet<ServiceKey>) {
+    // `-p` makes a port-0 service line valid; only the keys are read back.
+    let mut lines: Vec<String> = keys.iter().map(|k| format!("-A {k} -s wlc -p\n")).collect();
+    lines.sort();
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    if let Err(e) = std::fs::write(path, listing::save(&services)) {
+    if let Err(e) = std::fs::write(path, lines.concat()) {
         eprintln!("heartbeat ipvs: cannot remember the managed services in {}: {e}", path.display());
     }
 }

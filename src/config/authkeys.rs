@@ -220,6 +220,17 @@ pub fn parse(file: &str, bytes: &[u8], mode: Option<u32>, rule: ModeRule) -> Par
             if keys[&slot].method == AuthMethod::Crc {
                 diags
                     .warn(keys[&slot].line, "crc authentication gives no protection against forged heartbeats; use sha1 with a secret key");
+            } else {
+                // Every slot is accepted on receive, so a leftover crc line lets anyone forge.
+                for k in keys.values().filter(|k| k.method == AuthMethod::Crc) {
+                    diags.warn(
+                        k.line,
+                        format!(
+                            "slot {} uses crc: heartbeats signed with it are accepted too, and anyone can forge them; remove the line",
+                            k.slot
+                        ),
+                    );
+                }
             }
             slot
         }

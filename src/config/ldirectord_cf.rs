@@ -292,6 +292,16 @@ pub struct Real {
 }
 
 impl Real {
+    /// How many addresses this line stands for, without listing them.
+    pub fn address_count(&self) -> u64 {
+        match (&self.host, &self.range_end) {
+            (Host::Ip(IpAddr::V4(a)), Some(Host::Ip(IpAddr::V4(b)))) => {
+                u64::from(u32::from(*b)).saturating_sub(u64::from(u32::from(*a))) + 1
+            }
+            _ => 1,
+        }
+    }
+
     /// The addresses this line stands for: one, or every address of an IPv4 range.
     pub fn addresses(&self) -> Vec<Host> {
         match (&self.host, &self.range_end) {
@@ -1474,6 +1484,13 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
             d.error(n, format!("invalid range {token}: the first address must not be greater than the last"));
             return;
         }
+        if let (IpAddr::V4(a), IpAddr::V4(b)) = (a, b) {
+            let count = u64::from(u32::from(*b)) - u64::from(u32::from(*a)) + 1;
+            if count > MAX_RANGE {
+                d.error(n, format!("range {token} stands for {count} real servers; expected at most {MAX_RANGE}"));
+                return;
+            }
+        }
     }
     // Forwarding method: the first word of the flags.
     let word_end = flags.find(|c: char| !is_word_char(c)).unwrap_or(flags.len());
@@ -1538,6 +1555,9 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
     }
     v.reals.push(Real { line: n, host, range_end, port, forward, weight, request, receive, lower_threshold, upper_threshold });
 }
+
+/// The most addresses one `real=A->B` range may stand for (a /16); a larger one is a typo.
+const MAX_RANGE: u64 = 65_536;
 
 /// `HOST[->HOST2][:PORT]` or `[V6]:PORT`: the address part and the port text if any.
 fn split_host_port(token: &str) -> (&str, Option<&str>) {

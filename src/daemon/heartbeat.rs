@@ -90,9 +90,18 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
         let tx = pkt_tx.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; crate::wire::message::MAXMSG + 1];
-            while let Ok((n, _)) = sock.recv_from(&mut buf).await {
-                if tx.send((i, buf[..n].to_vec())).await.is_err() {
-                    break;
+            loop {
+                match sock.recv_from(&mut buf).await {
+                    Ok((n, _)) => {
+                        if tx.send((i, buf[..n].to_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                    // One failed receive must not leave the medium deaf.
+                    Err(e) => {
+                        log(&format!("receive on medium {i}: {e}"));
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             }
         });
@@ -201,7 +210,9 @@ fn spawn_ctl(path: &Path, tx: mpsc::Sender<CtlRequest>) -> Result<(), String> {
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
                 let mut line = String::new();
-                if BufReader::new(r).read_line(&mut line).await.is_err() {
+                // A request is one short line; bound its size and the wait for it.
+                let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(r, 4096));
+                if !matches!(tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await, Ok(Ok(_))) {
                     return;
                 }
                 let args: Vec<String> = line.trim_end().split('\t').filter(|s| !s.is_empty()).map(str::to_owned).collect();

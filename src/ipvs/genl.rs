@@ -122,6 +122,8 @@ impl Writer {
     }
 
     fn attr(&mut self, kind: u16, value: &[u8]) {
+        // Callers validate lengths (names are at most 15 bytes); never let a length wrap.
+        let value = &value[..value.len().min(usize::from(u16::MAX) - 8)];
         let len = (4 + value.len()) as u16;
         self.buf.extend_from_slice(&len.to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
@@ -349,7 +351,7 @@ pub fn parse_replies(buf: &[u8]) -> Result<Vec<Reply<'_>>, String> {
                     return Err("error message without an error code".into());
                 }
                 let code = i32::from_ne_bytes(body[0..4].try_into().unwrap_or_default());
-                out.push(Reply::Ack { seq, errno: -code });
+                out.push(Reply::Ack { seq, errno: code.wrapping_neg() });
             }
             NLMSG_DONE => out.push(Reply::Done { seq }),
             _ => {
@@ -491,6 +493,11 @@ fn decode_stats(obj: &[u8], stats32: u16, stats64: u16) -> Result<super::model::
     let mut s = super::model::Stats::default();
     for a in attrs(nest) {
         let (k, v) = a?;
+        // Only the ten counters; the kernel may add others (e.g. an empty padding attribute on
+        // architectures without fast unaligned access), which are skipped before being read.
+        if !(1..=10).contains(&k) {
+            continue;
+        }
         let x = if wide {
             v.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default())).ok_or("short u64 statistic")?
         } else {
@@ -587,6 +594,24 @@ mod tests {
         let Reply::Data { attrs, .. } = replies[0] else { panic!() };
         let d = decode_dest(attrs, AF_INET6).unwrap();
         assert_eq!((d.key, d.conf), (dkey, dconf));
+    }
+
+    /// Kernels without fast unaligned access pad the 64-bit stats nest with an empty attribute.
+    #[test]
+    fn stats_padding_is_skipped() {
+        let mut w = Writer::new();
+        w.begin(0x1c, 0, 1, cmd::GET_SERVICE, 1);
+        w.nest_start(CMD_ATTR_SERVICE);
+        w.service_key(&ServiceKey::Fwmark { ipv6: false, mark: 3 });
+        w.nest_start(SVC_STATS64);
+        w.attr(11, &[]);
+        w.attr(1, &42u64.to_ne_bytes());
+        w.nest_end();
+        w.nest_end();
+        w.end();
+        let replies = parse_replies(&w.buf).unwrap();
+        let Reply::Data { attrs, .. } = replies[0] else { panic!() };
+        assert_eq!(decode_service(attrs).unwrap().stats.conns, 42);
     }
 
     #[test]

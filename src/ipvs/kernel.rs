@@ -37,6 +37,8 @@ impl KernelIpvs {
         // Best effort: bigger buffers for batches and dumps, short error replies.
         let _ = sock.set_rx_buf_sz(8 << 20);
         let _ = sock.set_cap_ack(true);
+        // A reply that never comes must not block the daemon for ever.
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimeout, &nix::sys::time::TimeVal::new(5, 0));
         let mut k = KernelIpvs { sock, family: 0, seq: 1, rx: Vec::with_capacity(RECV_BUF) };
         let seq = k.next_seq();
         let mut w = Writer::new();
@@ -132,9 +134,11 @@ impl KernelIpvs {
 
     fn apply_batch(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
         let mut w = Writer::new();
-        let first = self.seq.wrapping_add(1);
-        for op in ops {
+        // Sequence number → operation, so ACKs pair up even across a wrap of the counter.
+        let mut index = std::collections::HashMap::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
             let seq = self.next_seq();
+            index.insert(seq, i);
             w.op(self.family, seq, op);
         }
         let mut results: Vec<Option<Result<(), Errno>>> = vec![None; ops.len()];
@@ -153,8 +157,8 @@ impl KernelIpvs {
             let Ok(replies) = genl::parse_replies(&datagram) else { break };
             for r in replies {
                 if let Reply::Ack { seq, errno } = r {
-                    let i = seq.wrapping_sub(first) as usize;
-                    if i < results.len() && results[i].is_none() {
+                    let Some(&i) = index.get(&seq) else { continue };
+                    if results[i].is_none() {
                         results[i] = Some(if errno == 0 { Ok(()) } else { Err(Errno(errno)) });
                         pending -= 1;
                     }

@@ -48,7 +48,7 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
     };
     let mut key: Option<ServiceKey> = None;
     let mut conf = ServiceConf::new("wlc", false);
-    let mut netmask: Option<u32> = None;
+    let mut netmask: Option<&str> = None;
     let mut real: Option<(IpAddr, Option<u16>)> = None;
     let mut dest = DestConf { forward: Forward::Route, weight: 1, upper_threshold: 0, lower_threshold: 0 };
     let mut i = 0;
@@ -98,16 +98,17 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
                 }
             }
             ("-M" | "--netmask", true) => {
-                let v = value(i, opt)?;
-                netmask = Some(match v.parse::<Ipv4Addr>() {
-                    Ok(m) => u32::from(m),
-                    Err(_) => v.parse::<u32>().ok().filter(|p| (1..=128).contains(p)).ok_or_else(|| format!("illegal netmask {v:?}"))?,
-                });
+                netmask = Some(value(i, opt)?);
                 i += 1;
             }
             ("-o" | "--ops", true) => conf.flags |= flags::ONEPACKET,
             ("--pe", true) => {
-                conf.pe_name = Some(value(i, opt)?.to_owned());
+                let v = value(i, opt)?;
+                // The kernel keeps persistence engine names in 16 bytes with the NUL.
+                if v.is_empty() || v.len() > 15 {
+                    return Err(format!("persistence engine name {v:?} must be 1 to 15 characters"));
+                }
+                conf.pe_name = Some(v.to_owned());
                 i += 1;
             }
             ("-b" | "--sched-flags", true) => {
@@ -162,7 +163,22 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
             conf.netmask = 128;
         }
         if let Some(m) = netmask {
-            conf.netmask = m;
+            // The service's family decides the form, as the kernel reads it.
+            conf.netmask = if key.is_ipv6() {
+                m.parse::<u32>()
+                    .ok()
+                    .filter(|p| (1..=128).contains(p))
+                    .ok_or_else(|| format!("illegal ipv6 netmask {m:?}; expected a prefix length from 1 to 128"))?
+            } else {
+                let mask = m
+                    .parse::<Ipv4Addr>()
+                    .map(u32::from)
+                    .map_err(|_| format!("illegal netmask {m:?}; expected a dotted mask such as 255.255.255.0"))?;
+                if mask.leading_ones() + mask.trailing_zeros() != 32 {
+                    return Err(format!("illegal netmask {m:?}; the mask must be contiguous ones"));
+                }
+                mask
+            };
         }
         if key.port() == Some(0) && conf.flags & flags::PERSISTENT == 0 {
             return Err("Zero port specified for non-persistent service".into());
@@ -236,5 +252,8 @@ mod tests {
         let e = parse("-A -t 10.0.0.1:80\n-D -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.0.0.2\n-A -t host:80\n-A -t 10.0.0.2:80 -s fastest\n")
             .unwrap_err();
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
+        // Netmasks in the service's own family only (ipvsadm reads `-M 24` as 0.0.0.24).
+        let e = parse("-A -t 10.0.0.1:80 -p -M 24\n-A -t [::1]:80 -p -M 255.255.255.0\n-A -t 10.0.0.2:80 -p -M 255.0.255.0\n-A -t 10.0.0.3:80 -p -M 255.255.255.0\n").unwrap_err();
+        assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2, 3]);
     }
 }
