@@ -85,6 +85,8 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
     let origin = tokio::time::Instant::now();
     let now = || Instant(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX));
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
+    // Link names for cl_status: the interface of each receiving socket, by medium index.
+    let link_names: Vec<String> = media.receivers.iter().map(|(iface, _)| iface.clone()).collect();
     for (i, (_iface, sock)) in media.receivers.into_iter().enumerate() {
         let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| format!("receiver: {e}"))?;
         let tx = pkt_tx.clone();
@@ -142,7 +144,7 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
                 }
             }
             Some((args, reply)) = ctl_rx.recv() => {
-                let _ = reply.send(answer(&engine, &nodes, &args));
+                let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &args));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -177,9 +179,30 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
 }
 
 /// `cl_status` answers, with 3.0.6's output and exit codes (heartbeat-behaviour.md).
-fn answer(engine: &Membership, nodes: &[String], args: &[String]) -> (i32, String) {
+fn answer(engine: &Membership, now: Instant, nodes: &[String], links: &[String], args: &[String]) -> (i32, String) {
     let node_arg = |i: usize| args.get(i).map(|s| s.to_ascii_lowercase());
+    let mut names: Vec<&String> = Vec::new();
+    for l in links {
+        if !names.contains(&l) {
+            names.push(l);
+        }
+    }
     match args.first().map(String::as_str) {
+        Some("listhblinks") => match node_arg(1) {
+            Some(n) if nodes.contains(&n) => (0, names.iter().map(|l| format!("{l}\n")).collect()),
+            _ => (11, "!Error. May be due to incorrect node name\n".into()),
+        },
+        Some("hblinkstatus") => {
+            let (Some(node), Some(link)) = (node_arg(1), args.get(2)) else {
+                return (13, "!Cannot get heartbeat link status\n".into());
+            };
+            let media: Vec<usize> = links.iter().enumerate().filter(|(_, l)| *l == link).map(|(i, _)| i).collect();
+            match (media.is_empty(), media.iter().map(|&m| engine.link_up(now, &node, m)).collect::<Option<Vec<bool>>>()) {
+                (false, Some(up)) if up.contains(&true) => (0, "up\n".into()),
+                (false, Some(_)) => (1, "dead\n".into()),
+                _ => (13, "!Cannot get heartbeat link status\n".into()),
+            }
+        }
         Some("hbstatus") => (0, "Heartbeat is running on this machine.\n".into()),
         Some("listnodes") => (0, nodes.iter().rev().map(|n| format!("{n}\n")).collect()),
         Some("nodestatus") => match node_arg(1).and_then(|n| engine.node_status(&n)) {

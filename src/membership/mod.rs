@@ -124,6 +124,8 @@ struct Peer {
     status: NodeStatus,
     /// When the last status arrived (local clock).
     last_heard: Option<Instant>,
+    /// Per medium: when the last accepted message from this node arrived on it.
+    links: HashMap<usize, Instant>,
     deadtime: Duration,
     generation: u64,
     last_seq: u64,
@@ -149,7 +151,19 @@ impl Membership {
             .nodes
             .iter()
             .filter(|n| **n != cfg.local)
-            .map(|n| (n.clone(), Peer { status: NodeStatus::Init, last_heard: None, deadtime: cfg.deadtime, generation: 0, last_seq: 0 }))
+            .map(|n| {
+                (
+                    n.clone(),
+                    Peer {
+                        status: NodeStatus::Init,
+                        last_heard: None,
+                        links: HashMap::new(),
+                        deadtime: cfg.deadtime,
+                        generation: 0,
+                        last_seq: 0,
+                    },
+                )
+            })
             .collect();
         Membership {
             cfg,
@@ -174,6 +188,16 @@ impl Membership {
         self.counters
     }
 
+    /// Whether `node` was heard on `medium` within its deadtime (`cl_status hblinkstatus`). Our
+    /// own links are up while we run. `None` for an unknown node.
+    pub fn link_up(&self, now: Instant, node: &str, medium: usize) -> Option<bool> {
+        if node == self.cfg.local {
+            return Some(true);
+        }
+        let p = self.peers.get(node)?;
+        Some(p.links.get(&medium).is_some_and(|&t| now.since(t) < p.deadtime))
+    }
+
     pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
         if node == self.cfg.local {
             return Some(self.local_status);
@@ -184,7 +208,7 @@ impl Membership {
     /// Processes one input at `now` (`wall_secs`: Unix time, only for the `ts` field).
     pub fn handle(&mut self, now: Instant, wall_secs: u64, input: Input<'_>) -> std::vec::Drain<'_, Action> {
         match input {
-            Input::PacketReceived { bytes, .. } => self.receive(now, bytes),
+            Input::PacketReceived { medium, bytes } => self.receive(now, medium, bytes),
             Input::LocalStatusChanged(s) => {
                 if s != self.local_status {
                     self.local_status = s;
@@ -259,7 +283,7 @@ impl Membership {
         self.next_keepalive = now + self.cfg.keepalive;
     }
 
-    fn receive(&mut self, now: Instant, bytes: &[u8]) {
+    fn receive(&mut self, now: Instant, medium: usize, bytes: &[u8]) {
         let msg = match verify(bytes, &self.cfg.keys) {
             Ok(m) => m,
             Err(_) => {
@@ -296,6 +320,9 @@ impl Membership {
             p.generation = generation;
             p.last_seq = 0;
         }
+        // The link carried an authentic message from this node, even if it is a duplicate of one
+        // that came first on another medium.
+        p.links.insert(medium, now);
         if let Some(seq) = seq {
             if seq <= p.last_seq {
                 // The same message on another medium, or an old one.

@@ -50,6 +50,10 @@ fn silent_peer_dies_exactly_at_its_deadtime() {
     let before: Vec<_> = a.handle(Instant(510_000 - 1), 1000, Input::DeadlineReached).collect();
     assert!(!before.iter().any(|x| matches!(x, Action::NodeStatusChanged { status: NodeStatus::Dead, .. })));
     assert_eq!(a.next_deadline().at, ms(510));
+    assert_eq!(a.link_up(ms(100), "nodeb", 0), Some(true));
+    assert_eq!(a.link_up(ms(100), "nodeb", 1), Some(false));
+    assert_eq!(a.link_up(ms(510), "nodeb", 0), Some(false));
+    assert_eq!(a.link_up(ms(100), "nobody", 0), None);
     let at: Vec<_> = a.handle(ms(510), 1000, Input::DeadlineReached).collect();
     assert!(at.contains(&Action::NodeStatusChanged { node: "nodeb".into(), status: NodeStatus::Dead }));
     // A replay of the old packet does not bring it back (duplicate seq).

@@ -133,6 +133,10 @@ echo "interop: Heartbeat 3.0.6 sees heartbeat-rs active (after ${ms} ms)"
 # which heartbeat-rs does not do yet (failover issue): alive is what membership can show.
 ms=$(wait_for ours_sees up 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
 echo "interop: heartbeat-rs sees Heartbeat 3.0.6 alive (up, after ${ms} ms)"
+links=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status listhblinks nodea)
+link=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status hblinkstatus nodea vb || true)
+[ "$links" = vb ] && [ "$link" = up ] || { echo "interop: links: listhblinks '$links', hblinkstatus '$link'" >&2; exit 1; }
+echo "interop: heartbeat-rs lists link vb to nodea as up"
 
 kill -KILL "$ours"
 ms=$(wait_for real_sees dead $((DEADTIME + 5)))
@@ -150,4 +154,6 @@ echo "interop: Heartbeat 3.0.6 killed; heartbeat-rs reports it dead after ${ms} 
 # 3.0.6 announces its deadtime in each heartbeat (dt) and raises it by 2 s while it runs resource
 # scripts; the receiver honours what the sender announced, as 3.0.6 does.
 [ "$ms" -le $((DEADTIME * 1000 + 2000 + 1000)) ] || { echo "interop: too slow" >&2; exit 1; }
+link=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status hblinkstatus nodea vb || true)
+[ "$link" = dead ] || { echo "interop: hblinkstatus after the kill: '$link'" >&2; exit 1; }
 echo "interop: all checks passed"
