@@ -195,7 +195,8 @@ impl Membership {
             return Some(true);
         }
         let p = self.peers.get(node)?;
-        Some(p.links.get(&medium).is_some_and(|&t| now.since(t) < p.deadtime))
+        // A dead node has no live link, even if a late non-status message refreshed one.
+        Some(p.status != NodeStatus::Dead && p.links.get(&medium).is_some_and(|&t| now.since(t) < p.deadtime))
     }
 
     pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
