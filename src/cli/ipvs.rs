@@ -135,27 +135,24 @@ fn execute(args: Args) -> Result<ExitCode, IpvsError> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let results = b.apply(&ops);
-            let mut failed = 0;
-            for (op, r) in ops.iter().zip(&results) {
-                if let Err(errno) = r {
-                    failed += 1;
-                    eprintln!("heartbeat ipvs: ipvsadm {op}: {errno}");
-                }
+            let total = ops.len();
+            let report = crate::ipvs::apply_plan(b.as_mut(), ops);
+            for (op, errno) in &report.failed {
+                eprintln!("heartbeat ipvs: ipvsadm {op}: {errno}");
             }
-            println!("applied {} of {} changes to match {}", ops.len() - failed, ops.len(), file.display());
+            println!("applied {} of {total} changes to match {}", report.applied.len(), file.display());
             // Still ours: everything desired, and every old service whose deletion failed.
-            let deleted: HashSet<ServiceKey> = ops
+            let deleted: HashSet<ServiceKey> = report
+                .applied
                 .iter()
-                .zip(&results)
-                .filter_map(|(op, r)| match (op, r) {
-                    (crate::ipvs::diff::Op::DelService { key }, Ok(())) => Some(*key),
+                .filter_map(|op| match op {
+                    crate::ipvs::diff::Op::DelService { key } => Some(*key),
                     _ => None,
                 })
                 .collect();
             let still_owned: HashSet<ServiceKey> = owned.into_iter().filter(|k| !deleted.contains(k)).collect();
             write_owned(&owned_path, &still_owned);
-            Ok(ExitCode::from(u8::from(failed > 0)))
+            Ok(ExitCode::from(u8::from(!report.failed.is_empty())))
         }
     }
 }
@@ -171,7 +168,12 @@ fn read_owned(path: &Path) -> HashSet<ServiceKey> {
 
 fn write_owned(path: &Path, keys: &HashSet<ServiceKey>) {
     // `-p` makes a port-0 service line valid; only the keys are read back.
-    let mut lines: Vec<String> = keys.iter().map(|k| format!("-A {k} -s wlc -p\n")).collect();
+    // Marks are written unsigned: ipvsadm's `%d` form (`-f -1`) would not read back.
+    let line = |k: &ServiceKey| match k {
+        ServiceKey::Fwmark { ipv6, mark } => format!("-A -f {mark}{} -s wlc -p\n", if *ipv6 { " -6" } else { "" }),
+        k => format!("-A {k} -s wlc -p\n"),
+    };
+    let mut lines: Vec<String> = keys.iter().map(line).collect();
     lines.sort();
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);

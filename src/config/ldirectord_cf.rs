@@ -19,7 +19,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::diag::{Diagnostics, Parsed, did_you_mean, quote};
-use super::source::{decode, lines};
+use super::source::{decode, is_blank, lines};
 
 /// An address as written: a literal IP, or a host name the daemon resolves at load.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -553,14 +553,9 @@ struct Parser {
 /// `name\s*=\s*rest` at the start of `s`: the rest, if `s` is that directive.
 fn directive<'a>(s: &'a str, name: &str) -> Option<&'a str> {
     let rest = s.strip_prefix(name)?;
-    let rest = rest.trim_start_matches(is_space);
+    let rest = rest.trim_start_matches(is_blank);
     let rest = rest.strip_prefix('=')?;
-    Some(rest.trim_start_matches(is_space))
-}
-
-/// Perl's `\s`.
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+    Some(rest.trim_start_matches(is_blank))
 }
 
 /// The directive name at the start of a line, for "unknown directive" messages.
@@ -631,7 +626,7 @@ fn is_port_char(c: char) -> bool {
 impl Parser {
     fn line(&mut self, n: usize, raw: &str) {
         if self.block.is_some() {
-            if raw.trim_start_matches(is_space).starts_with('#') {
+            if raw.trim_start_matches(is_blank).starts_with('#') {
                 return;
             }
             let cut = raw.find('#').map_or(raw, |i| &raw[..i]);
@@ -653,7 +648,7 @@ impl Parser {
             self.start_block(n, v, true);
             return;
         }
-        let trimmed = raw.trim_start_matches(is_space);
+        let trimmed = raw.trim_start_matches(is_blank);
         if trimmed.is_empty() || trimmed.starts_with('#') {
             return;
         }
@@ -716,7 +711,7 @@ impl Parser {
             match directive(raw, "supervised") {
                 Some("yes") => g.supervised = true,
                 Some("no") => g.supervised = false,
-                None if after.chars().all(is_space) => {
+                None if after.chars().all(is_blank) => {
                     g.supervised = true;
                     d.warn(n, "a bare \"supervised\" is deprecated; write supervised=yes");
                 }
@@ -805,7 +800,7 @@ impl Parser {
             if let Some(digits) = first_digits(val) {
                 match digits_value(digits) {
                     Some(k) => {
-                        if !val.chars().all(|c| c.is_ascii_digit() || is_space(c)) {
+                        if !val.chars().all(|c| c.is_ascii_digit() || is_blank(c)) {
                             d.warn(
                                 n,
                                 format!(
@@ -895,7 +890,7 @@ impl Parser {
                 Some(s) => {
                     let rest = &val[s..];
                     let w = &rest[..rest.find(|c: char| !c.is_ascii_lowercase()).unwrap_or(rest.len())];
-                    if w != val.trim_end_matches(is_space) {
+                    if w != val.trim_end_matches(is_blank) {
                         d.warn(n, format!("scheduler {} is read as {}", quote(val), quote(w)));
                     }
                     v.scheduler = w.to_owned();
@@ -909,7 +904,7 @@ impl Parser {
                 None => d.error(n, format!("invalid persistent timeout; expected seconds, found {}", quote(val))),
             }
         } else if let Some(val) = directive(rcmd, "schedflags") {
-            match val.split(is_space).find(|w| !w.is_empty()) {
+            match val.split(is_blank).find(|w| !w.is_empty()) {
                 Some(w) => v.schedflags = Some(w.to_owned()),
                 None => d.error(n, "empty schedflags; expected flags such as sh-port"),
             }
@@ -1110,9 +1105,9 @@ fn unknown(d: &mut Diagnostics, n: usize, text: &str, in_block: bool) {
     } else {
         (GLOBAL_DIRECTIVES, VIRTUAL_DIRECTIVES, "at the top level")
     };
-    let shown = quote(text.trim_end_matches(is_space));
-    if !in_block && text.starts_with(is_space) {
-        let inner = text.trim_start_matches(is_space);
+    let shown = quote(text.trim_end_matches(is_blank));
+    if !in_block && text.starts_with(is_blank) {
+        let inner = text.trim_start_matches(is_blank);
         let w = leading_word(inner);
         let why = if VIRTUAL_DIRECTIVES.contains(&w) {
             "an indented line outside a virtual block (a blank line ends a block)"
@@ -1165,7 +1160,7 @@ fn yes_no(d: &mut Diagnostics, n: usize, name: &str, v: &str) -> Option<bool> {
         "yes" => Some(true),
         "no" => Some(false),
         _ => {
-            let hint = match v.trim_end_matches(is_space).split('#').next().map(|s| s.trim_end_matches(is_space)) {
+            let hint = match v.trim_end_matches(is_blank).split('#').next().map(|s| s.trim_end_matches(is_blank)) {
                 Some("yes" | "no") => " (ldirectord allows nothing after the value, not even blanks or a comment)",
                 _ => "",
             };
@@ -1213,8 +1208,8 @@ fn alert_status(d: &mut Diagnostics, n: usize, v: &str) -> Option<AlertStatus> {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let p = if i > 0 { p.trim_start_matches(is_space) } else { p };
-            if i < last { p.trim_end_matches(is_space) } else { p }
+            let p = if i > 0 { p.trim_start_matches(is_blank) } else { p };
+            if i < last { p.trim_end_matches(is_blank) } else { p }
         })
         .collect();
     while items.last() == Some(&"") {
@@ -1381,7 +1376,7 @@ fn parse_virtual_addr(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Opt
     match port_str {
         Some(p) if !p.is_empty() => {
             let trailing = &rest[1 + p.len()..];
-            if !trailing.trim_matches(is_space).is_empty() {
+            if !trailing.trim_matches(is_blank).is_empty() {
                 d.warn(n, format!("ignoring {} after the {kw} address, as ldirectord does", quote(trailing)));
             }
             let host = match parse_host(host_str, ipv6) {
@@ -1418,7 +1413,7 @@ fn parse_virtual_addr(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Opt
                 d.error(n, format!("firewall mark {} is too large; expected at most 4294967295", quote(digits)));
                 return None;
             };
-            if digits.len() != v.trim_end_matches(is_space).len() {
+            if digits.len() != v.trim_end_matches(is_blank).len() {
                 d.warn(n, format!("{kw}={} has no port, so ldirectord reads it as firewall mark {mark}", quote(v)));
             }
             Some((VirtualAddr::Fwmark(mark), false))
@@ -1429,13 +1424,13 @@ fn parse_virtual_addr(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Opt
 /// `real=ADDR[->ADDR2][:PORT] FWD [WEIGHT] ["REQUEST", "RECEIVE"] [l:LOW] [u:HIGH]`.
 fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
     let kw = if v.ipv6 { "real6" } else { "real" };
-    let token_end = val.find(is_space);
+    let token_end = val.find(is_blank);
     let Some(token_end) = token_end else {
         d.error(n, format!("invalid {kw}; expected ADDRESS[:PORT] gate|masq|ipip [WEIGHT], found {}", quote(val)));
         return;
     };
     let token = &val[..token_end];
-    let flags = val[token_end..].trim_start_matches(is_space);
+    let flags = val[token_end..].trim_start_matches(is_blank);
     // Split ADDR[->ADDR2][:PORT]; an IPv6 address is bracketed, so its colons are not a port.
     let (addr_part, port) = split_host_port(token);
     let port = match port {
@@ -1505,7 +1500,7 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
         let e = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         (e > 0).then_some(e)
     }) {
-        let skipped = rest[..rest.len() - digits.len() - after.len()].trim_matches(is_space);
+        let skipped = rest[..rest.len() - digits.len() - after.len()].trim_matches(is_blank);
         if !skipped.is_empty() {
             d.warn(n, format!("ignoring {} before the weight, as ldirectord does", quote(skipped)));
         }
@@ -1543,12 +1538,12 @@ fn parse_real(d: &mut Diagnostics, n: usize, val: &str, v: &mut Virtual) {
             rest = after;
         }
     }
-    if !rest.trim_matches(is_space).is_empty() {
+    if !rest.trim_matches(is_blank).is_empty() {
         d.error(
             n,
             format!(
                 "invalid real server line around {}; expected [WEIGHT] [\"REQUEST\", \"RECEIVE\"] [l:LOW] [u:HIGH] after the method",
-                quote(rest.trim_matches(is_space))
+                quote(rest.trim_matches(is_blank))
             ),
         );
         return;
@@ -1579,9 +1574,9 @@ fn find_after_space(s: &str, matcher: impl Fn(&str) -> Option<usize>) -> Option<
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if is_space(bytes[i] as char) {
+        if is_blank(bytes[i] as char) {
             let mut j = i;
-            while j < bytes.len() && is_space(bytes[j] as char) {
+            while j < bytes.len() && is_blank(bytes[j] as char) {
                 j += 1;
             }
             if let Some(len) = matcher(&s[j..]) {
@@ -1602,9 +1597,9 @@ fn request_receive(s: &str) -> Option<(&str, &str, &str)> {
     let mut start = None;
     let mut i = 0;
     while i < b.len() {
-        if is_space(b[i] as char) {
+        if is_blank(b[i] as char) {
             let mut j = i;
-            while j < b.len() && is_space(b[j] as char) {
+            while j < b.len() && is_blank(b[j] as char) {
                 j += 1;
             }
             if j < b.len() && b[j] == b'"' {
@@ -1623,7 +1618,7 @@ fn request_receive(s: &str) -> Option<(&str, &str, &str)> {
     for &q in quotes.iter().rev() {
         let after = &s[q + 1..];
         let Some(sep) = after.chars().next().filter(|c| *c == ',' || *c == ' ') else { continue };
-        let after_sep = after[sep.len_utf8()..].trim_start_matches(is_space);
+        let after_sep = after[sep.len_utf8()..].trim_start_matches(is_blank);
         if !after_sep.starts_with('"') {
             continue;
         }
@@ -1638,7 +1633,7 @@ fn request_receive(s: &str) -> Option<(&str, &str, &str)> {
 /// Parses `fallback=`/`fallback6=`: `HOST[:PORT] [gate|masq|ipip]`.
 fn parse_fallback(d: &mut Diagnostics, n: usize, v: &str, ipv6: bool) -> Option<Fallback> {
     let kw = if ipv6 { "fallback6" } else { "fallback" };
-    let words: Vec<&str> = v.split(is_space).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = v.split(is_blank).filter(|w| !w.is_empty()).collect();
     if words.is_empty() {
         d.warn(n, format!("empty {kw}; no fallback server is used"));
         return None;

@@ -59,7 +59,7 @@ type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
 pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
     let hc = &cfg.ha_cf;
     let identity = load_identity(&opts.state_dir)?;
-    let media = crate::net::open(&hc.media, hc.udpport)?;
+    let media = crate::net::open(&hc.media)?;
     let mcfg = Config {
         local: opts.node.clone(),
         nodes: hc.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -87,6 +87,12 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
     // Link names for cl_status: the interface of each receiving socket, by medium index.
     let link_names: Vec<String> = media.receivers.iter().map(|(iface, _)| iface.clone()).collect();
+    let mut listed_links: Vec<String> = Vec::new();
+    for l in &link_names {
+        if !listed_links.contains(l) {
+            listed_links.push(l.clone());
+        }
+    }
     for (i, (_iface, sock)) in media.receivers.into_iter().enumerate() {
         let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| format!("receiver: {e}"))?;
         let tx = pkt_tx.clone();
@@ -132,11 +138,13 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
         let sleep_for = Duration::from_micros(deadline.0.saturating_sub(now().0));
         tokio::select! {
             Some((medium, bytes)) = pkt_rx.recv() => {
-                let ld = std::fs::read_to_string("/proc/loadavg").ok();
-                if let Some(ld) = ld { engine.set_loadavg(ld.trim_end()); }
                 actions.extend(engine.handle(now(), wall_secs(), Input::PacketReceived { medium, bytes: &bytes }));
             }
             _ = tokio::time::sleep(sleep_for) => {
+                // The `ld` field of the heartbeat about to go out; read here, off the receive path.
+                if let Ok(ld) = std::fs::read_to_string("/proc/loadavg") {
+                    engine.set_loadavg(ld.trim_end());
+                }
                 actions.extend(engine.handle(now(), wall_secs(), Input::DeadlineReached));
                 if !became_active {
                     became_active = true;
@@ -144,7 +152,7 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
                 }
             }
             Some((args, reply)) = ctl_rx.recv() => {
-                let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &args));
+                let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &listed_links, &args));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -179,14 +187,9 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
 }
 
 /// `cl_status` answers, with 3.0.6's output and exit codes (heartbeat-behaviour.md).
-fn answer(engine: &Membership, now: Instant, nodes: &[String], links: &[String], args: &[String]) -> (i32, String) {
+/// `links` names each medium's link (by medium index); `names` lists them once each.
+fn answer(engine: &Membership, now: Instant, nodes: &[String], links: &[String], names: &[String], args: &[String]) -> (i32, String) {
     let node_arg = |i: usize| args.get(i).map(|s| s.to_ascii_lowercase());
-    let mut names: Vec<&String> = Vec::new();
-    for l in links {
-        if !names.contains(&l) {
-            names.push(l);
-        }
-    }
     match args.first().map(String::as_str) {
         Some("listhblinks") => match node_arg(1) {
             Some(n) if nodes.contains(&n) => (0, names.iter().map(|l| format!("{l}\n")).collect()),

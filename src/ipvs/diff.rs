@@ -46,11 +46,6 @@ pub enum Op {
 impl fmt::Display for Op {
     /// As an `ipvsadm` command line, the form operators know.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fwd = |c: &DestConf| match c.forward {
-            super::model::Forward::Masq => "-m",
-            super::model::Forward::Tunnel => "-i",
-            _ => "-g",
-        };
         match self {
             Op::AddService { key, conf } | Op::EditService { key, conf } => {
                 let verb = if matches!(self, Op::AddService { .. }) { "-A" } else { "-E" };
@@ -63,7 +58,7 @@ impl fmt::Display for Op {
             Op::DelService { key } => write!(f, "-D {key}"),
             Op::AddDest { service, key, conf } | Op::EditDest { service, key, conf } => {
                 let verb = if matches!(self, Op::AddDest { .. }) { "-a" } else { "-e" };
-                write!(f, "{verb} {service} -r {} {} -w {}", SockAddr(key.addr, key.port), fwd(conf), conf.weight)?;
+                write!(f, "{verb} {service} -r {} {} -w {}", SockAddr(key.addr, key.port), conf.forward.ipvsadm_flag(), conf.weight)?;
                 if conf.upper_threshold != 0 || conf.lower_threshold != 0 {
                     write!(f, " -x {} -y {}", conf.upper_threshold, conf.lower_threshold)?;
                 }

@@ -170,10 +170,6 @@ impl KernelIpvs {
     }
 }
 
-impl Errno {
-    pub const ENOBUFS: Errno = Errno(105);
-}
-
 impl Backend for KernelIpvs {
     fn dump(&mut self) -> Result<Table, IpvsError> {
         let seq = self.next_seq();

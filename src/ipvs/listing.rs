@@ -2,9 +2,9 @@
 //! ordering read from ipvsadm and checked against its binary: `docs`/notes). Pure.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
-use super::model::{Dest, Forward, Protocol, Service, ServiceKey, Table, flags};
+use super::model::{Dest, Forward, Protocol, Service, ServiceKey, SockAddr, Table, flags};
 
 /// Which listing to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,26 +56,23 @@ pub fn list(table: &Table, version: (u8, u8, u8), size: u32, mode: ListMode) -> 
         for d in sorted_dests(s) {
             let name = dest_name(&d.key.addr, d.key.port);
             let c = &d.counters;
-            match mode {
-                ListMode::Plain | ListMode::Stats | ListMode::Rate => {
-                    let _ = writeln!(
-                        out,
-                        "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
-                        name,
-                        d.conf.forward.listing_name(),
-                        d.conf.weight as i32,
-                        c.active_conns,
-                        c.inactive_conns
-                    );
-                }
-                ListMode::Thresholds => {
-                    let _ = writeln!(
-                        out,
-                        "  -> {:<28} {:<10} {:<10} {:<10} {:<10}",
-                        name, d.conf.upper_threshold, d.conf.lower_threshold, c.active_conns, c.inactive_conns
-                    );
-                }
-            }
+            let _ = if mode == ListMode::Thresholds {
+                writeln!(
+                    out,
+                    "  -> {:<28} {:<10} {:<10} {:<10} {:<10}",
+                    name, d.conf.upper_threshold, d.conf.lower_threshold, c.active_conns, c.inactive_conns
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+                    name,
+                    d.conf.forward.listing_name(),
+                    d.conf.weight as i32,
+                    c.active_conns,
+                    c.inactive_conns
+                )
+            };
         }
     }
     out
@@ -85,7 +82,7 @@ pub fn list(table: &Table, version: (u8, u8, u8), size: u32, mode: ListMode) -> 
 pub fn save(table: &Table) -> String {
     let mut out = String::new();
     for s in sorted_services(table) {
-        let sel = selector(&s.key);
+        let sel = s.key.to_string();
         let _ = write!(out, "-A {sel} -s {}", s.conf.scheduler);
         if s.conf.flags & flags::PERSISTENT != 0 {
             let _ = write!(out, " -p {}", s.conf.timeout);
@@ -104,12 +101,13 @@ pub fn save(table: &Table) -> String {
         }
         out.push('\n');
         for d in sorted_dests(s) {
-            let fwd = match d.conf.forward {
-                Forward::Masq => "-m",
-                Forward::Tunnel => "-i",
-                Forward::Route | Forward::Local => "-g",
-            };
-            let _ = write!(out, "-a {sel} -r {} {fwd} -w {}", dest_name(&d.key.addr, d.key.port), d.conf.weight as i32);
+            let _ = write!(
+                out,
+                "-a {sel} -r {} {} -w {}",
+                dest_name(&d.key.addr, d.key.port),
+                d.conf.forward.ipvsadm_flag(),
+                d.conf.weight as i32
+            );
             if d.conf.forward == Forward::Tunnel {
                 out.push_str(" --tun-type ipip");
             }
@@ -117,20 +115,6 @@ pub fn save(table: &Table) -> String {
         }
     }
     out
-}
-
-fn selector(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Inet { protocol, addr, port } => {
-            let p = match protocol {
-                Protocol::Tcp => "-t",
-                Protocol::Udp => "-u",
-                Protocol::Sctp => "--sctp-service",
-            };
-            format!("{p} {}", dest_name(addr, *port))
-        }
-        ServiceKey::Fwmark { ipv6, mark } => format!("-f {}{}", *mark as i32, if *ipv6 { " -6" } else { "" }),
-    }
 }
 
 /// The `--stats` / `--rate` lines of one service and its destinations.
@@ -219,31 +203,12 @@ fn sched_flag_names(s: &Service) -> Option<String> {
     if f & (flags::SCHED1 | flags::SCHED2 | flags::SCHED3) == 0 {
         return None;
     }
-    let names: &[(u32, &str)] = match s.conf.scheduler.as_str() {
-        "sh" => &[(flags::SCHED1, "sh-fallback"), (flags::SCHED2, "sh-port")],
-        "mh" => &[(flags::SCHED1, "mh-fallback"), (flags::SCHED2, "mh-port")],
-        _ => &[(flags::SCHED1, "flag-1"), (flags::SCHED2, "flag-2"), (flags::SCHED3, "flag-3")],
-    };
-    Some(names.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join(","))
+    Some(flags::sched_names(&s.conf.scheduler).iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join(","))
 }
 
-/// `addr:port` as ipvsadm prints it: glibc's `inet_ntop`, IPv6 always bracketed.
+/// `addr:port` as ipvsadm prints it.
 pub fn dest_name(addr: &IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{}]:{port}", inet_ntop6(a)),
-    }
-}
-
-/// glibc's IPv6 text: as Rust's, except that an address whose first six words are zero and
-/// seventh is not prints its last 32 bits dotted (`::1.2.3.4`).
-pub fn inet_ntop6(a: &Ipv6Addr) -> String {
-    let w = a.segments();
-    if w[..6].iter().all(|&x| x == 0) && w[6] != 0 {
-        let o = a.octets();
-        return format!("::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
-    }
-    a.to_string()
+    SockAddr(*addr, port).to_string()
 }
 
 fn af(ipv6: bool) -> i32 {
@@ -363,13 +328,7 @@ pub fn parse_list(text: &str) -> Result<Table, String> {
             }
             let [name, fwd, weight, active, inactive] = f.as_slice() else { return Err(err("bad destination line")) };
             let (addr, port) = parse_name(name).ok_or_else(|| err("bad destination address"))?;
-            let forward = match *fwd {
-                "Masq" => Forward::Masq,
-                "Local" => Forward::Local,
-                "Tunnel" => Forward::Tunnel,
-                "Route" => Forward::Route,
-                _ => return Err(err("bad forwarding method")),
-            };
+            let forward = Forward::from_listing_name(fwd).ok_or_else(|| err("bad forwarding method"))?;
             svc.dests.push(Dest {
                 key: super::model::DestKey { addr, port },
                 conf: super::model::DestConf { forward, weight: num(weight)?, upper_threshold: 0, lower_threshold: 0 },
@@ -387,12 +346,7 @@ pub fn parse_list(text: &str) -> Result<Table, String> {
             }
             ServiceKey::Fwmark { ipv6, mark }
         } else {
-            let protocol = match proto {
-                "TCP" => Protocol::Tcp,
-                "UDP" => Protocol::Udp,
-                "SCTP" => Protocol::Sctp,
-                _ => return Err(err("unknown protocol")),
-            };
+            let protocol = Protocol::from_listing_name(proto).ok_or_else(|| err("unknown protocol"))?;
             let (addr, port) = w.next().and_then(parse_name).ok_or_else(|| err("bad service address"))?;
             ServiceKey::Inet { protocol, addr, port }
         };
@@ -417,12 +371,7 @@ pub fn parse_list(text: &str) -> Result<Table, String> {
                 "ops" => conf.flags |= flags::ONEPACKET,
                 f if f.starts_with('(') => {
                     for name in f.trim_matches(|c| c == '(' || c == ')').split(',').filter(|s| !s.is_empty()) {
-                        conf.flags |= match name {
-                            "flag-1" | "sh-fallback" | "mh-fallback" => flags::SCHED1,
-                            "flag-2" | "sh-port" | "mh-port" => flags::SCHED2,
-                            "flag-3" => flags::SCHED3,
-                            _ => return Err(err("unknown scheduler flag")),
-                        };
+                        conf.flags |= flags::sched_from_name(name).ok_or_else(|| err("unknown scheduler flag"))?;
                     }
                 }
                 _ => return Err(err("unexpected word")),
@@ -583,6 +532,7 @@ FWM  2 IPv6 rr persistent 120
         let table = Table { services: vec![t("10.0.0.1"), t("192.168.100.200"), t("255.255.255.254")] };
         let order: Vec<String> = sorted_services(&table).iter().map(|s| service_line(s)).collect();
         assert_eq!(order, vec!["TCP  192.168.100.200:80 rr", "TCP  255.255.255.254:80 rr", "TCP  10.0.0.1:80 rr"]);
+        use crate::ipvs::model::inet_ntop6;
         assert_eq!(inet_ntop6(&"::1.2.3.4".parse().unwrap()), "::1.2.3.4");
         assert_eq!(inet_ntop6(&"::1".parse().unwrap()), "::1");
     }

@@ -28,6 +28,7 @@ impl Errno {
     pub const EINVAL: Errno = Errno(22);
     pub const ERANGE: Errno = Errno(34);
     pub const EOPNOTSUPP: Errno = Errno(95);
+    pub const ENOBUFS: Errno = Errno(105);
 
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -86,7 +87,11 @@ pub fn reconcile(
     owned: &std::collections::HashSet<model::ServiceKey>,
 ) -> Result<ApplyReport, IpvsError> {
     let observed = backend.dump()?;
-    let ops = diff::plan(desired, &observed, owned);
+    Ok(apply_plan(backend, diff::plan(desired, &observed, owned)))
+}
+
+/// Applies planned operations and sorts them into applied and refused.
+pub fn apply_plan(backend: &mut dyn Backend, ops: Vec<Op>) -> ApplyReport {
     let results = backend.apply(&ops);
     let mut report = ApplyReport { applied: Vec::new(), failed: Vec::new() };
     for (op, r) in ops.into_iter().zip(results) {
@@ -95,5 +100,5 @@ pub fn reconcile(
             Err(e) => report.failed.push((op, e)),
         }
     }
-    Ok(report)
+    report
 }

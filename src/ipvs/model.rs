@@ -41,6 +41,10 @@ impl Protocol {
             Protocol::Sctp => "SCTP",
         }
     }
+
+    pub fn from_listing_name(name: &str) -> Option<Protocol> {
+        [Protocol::Tcp, Protocol::Udp, Protocol::Sctp].into_iter().find(|p| p.listing_name() == name)
+    }
 }
 
 /// What identifies a virtual service.
@@ -67,7 +71,8 @@ impl ServiceKey {
 }
 
 impl fmt::Display for ServiceKey {
-    /// The way `ipvsadm` names a service on its command line: `-t 10.0.0.1:80`, `-f 5 -6`.
+    /// The way `ipvsadm` names a service on its command line: `-t 10.0.0.1:80`, `-f 5 -6` (the
+    /// mark printed with `%d`, as `ipvsadm -S` does).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ServiceKey::Inet { protocol, addr, port } => {
@@ -78,12 +83,12 @@ impl fmt::Display for ServiceKey {
                 };
                 write!(f, "{flag} {}", SockAddr(*addr, *port))
             }
-            ServiceKey::Fwmark { ipv6, mark } => write!(f, "-f {mark}{}", if *ipv6 { " -6" } else { "" }),
+            ServiceKey::Fwmark { ipv6, mark } => write!(f, "-f {}{}", *mark as i32, if *ipv6 { " -6" } else { "" }),
         }
     }
 }
 
-/// `addr:port`, with brackets around IPv6 addresses.
+/// `addr:port` as ipvsadm prints it: glibc's `inet_ntop`, IPv6 always bracketed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SockAddr(pub IpAddr, pub u16);
 
@@ -91,9 +96,20 @@ impl fmt::Display for SockAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
-            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
+            IpAddr::V6(a) => write!(f, "[{}]:{}", inet_ntop6(&a), self.1),
         }
     }
+}
+
+/// glibc's IPv6 text: as Rust's, except that an address whose first six words are zero and
+/// seventh is not prints its last 32 bits dotted (`::1.2.3.4`).
+pub fn inet_ntop6(a: &std::net::Ipv6Addr) -> String {
+    let w = a.segments();
+    if w[..6].iter().all(|&x| x == 0) && w[6] != 0 {
+        let o = a.octets();
+        return format!("::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+    }
+    a.to_string()
 }
 
 /// Service flags (`IP_VS_SVC_F_*`).
@@ -106,6 +122,20 @@ pub mod flags {
     pub const SCHED3: u32 = 0x0020;
     /// Flags a user sets; the kernel reports HASHED too, which is not configuration.
     pub const USER: u32 = PERSISTENT | ONEPACKET | SCHED1 | SCHED2 | SCHED3;
+
+    /// ipvsadm's names of the scheduler flags (`-b`, and in `-Ln` listings), for a scheduler.
+    pub fn sched_names(scheduler: &str) -> &'static [(u32, &'static str)] {
+        match scheduler {
+            "sh" => &[(SCHED1, "sh-fallback"), (SCHED2, "sh-port")],
+            "mh" => &[(SCHED1, "mh-fallback"), (SCHED2, "mh-port")],
+            _ => &[(SCHED1, "flag-1"), (SCHED2, "flag-2"), (SCHED3, "flag-3")],
+        }
+    }
+
+    /// The flag bit of a scheduler flag name, whatever the scheduler.
+    pub fn sched_from_name(name: &str) -> Option<u32> {
+        ["sh", "mh", ""].iter().flat_map(|s| sched_names(s)).find(|(_, n)| *n == name).map(|(b, _)| *b)
+    }
 }
 
 /// The settings of a service (what `-A`/`-E` set).
@@ -164,6 +194,19 @@ impl Forward {
             3 => Some(Forward::Route),
             _ => None,
         }
+    }
+
+    /// The option `ipvsadm -a/-e` takes (`-S` saves a local destination as `-g`).
+    pub fn ipvsadm_flag(self) -> &'static str {
+        match self {
+            Forward::Masq => "-m",
+            Forward::Tunnel => "-i",
+            Forward::Route | Forward::Local => "-g",
+        }
+    }
+
+    pub fn from_listing_name(name: &str) -> Option<Forward> {
+        [Forward::Masq, Forward::Local, Forward::Tunnel, Forward::Route].into_iter().find(|f| f.listing_name() == name)
     }
 
     /// The word `ipvsadm -Ln` prints.

@@ -114,12 +114,7 @@ fn line(t: &[&str], table: &mut Table) -> Result<(), String> {
             ("-b" | "--sched-flags", true) => {
                 let v = value(i, opt)?;
                 for f in v.split(',') {
-                    conf.flags |= match f {
-                        "flag-1" | "sh-fallback" | "mh-fallback" => flags::SCHED1,
-                        "flag-2" | "sh-port" | "mh-port" => flags::SCHED2,
-                        "flag-3" => flags::SCHED3,
-                        _ => return Err(format!("invalid scheduler flag `{f}'")),
-                    };
+                    conf.flags |= flags::sched_from_name(f).ok_or_else(|| format!("invalid scheduler flag `{f}'"))?;
                 }
                 i += 1;
             }

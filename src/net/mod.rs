@@ -60,7 +60,7 @@ fn receiver(iface: &str, port: u16, group: Option<Ipv4Addr>) -> Result<std::net:
 
 /// Opens every UDP medium of ha.cf. A `bcast` interface without a broadcast address is an
 /// error: Heartbeat 3.0.6 silently sends nothing there, and both nodes take over.
-pub fn open(media: &[Medium], udpport: u16) -> Result<Media, String> {
+pub fn open(media: &[Medium]) -> Result<Media, String> {
     let mut links = Vec::new();
     let mut receivers: Vec<(String, u16, Option<Ipv4Addr>)> = Vec::new();
     for m in media {
@@ -93,7 +93,6 @@ pub fn open(media: &[Medium], udpport: u16) -> Result<Media, String> {
             receivers.push((iface.clone(), port, group));
         }
     }
-    let _ = udpport;
     let receivers = receivers.into_iter().map(|(i, p, g)| receiver(&i, p, g).map(|s| (i, s))).collect::<Result<Vec<_>, _>>()?;
     Ok(Media { links, receivers })
 }

@@ -21,7 +21,8 @@ pub fn token(method: AuthMethod, key: &[u8], data: &[u8]) -> String {
     }
 }
 
-fn hmac_bytes<D>(key: &[u8], data: &[u8]) -> Vec<u8>
+/// The HMAC of `data`, ready to finalize or verify.
+fn hmac_of<D>(key: &[u8], data: &[u8]) -> Hmac<D>
 where
     Hmac<D>: KeyInit + Mac,
     D: hmac::EagerHash,
@@ -29,7 +30,15 @@ where
     // HMAC takes keys of any length (long ones are hashed first), so this cannot fail.
     let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac
+}
+
+fn hmac_bytes<D>(key: &[u8], data: &[u8]) -> Vec<u8>
+where
+    Hmac<D>: KeyInit + Mac,
+    D: hmac::EagerHash,
+{
+    hmac_of::<D>(key, data).finalize().into_bytes().to_vec()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -70,9 +79,7 @@ where
     Hmac<D>: KeyInit + Mac,
     D: hmac::EagerHash,
 {
-    let Ok(mut mac) = <Hmac<D> as KeyInit>::new_from_slice(key) else { return false };
-    mac.update(data);
-    mac.verify_slice(tag).is_ok()
+    hmac_of::<D>(key, data).verify_slice(tag).is_ok()
 }
 
 /// Constant-time comparison of two tokens.
