@@ -49,6 +49,8 @@ fn config(local: &str) -> Config {
         deadtime: Duration::from_millis(DEADTIME_MS),
         warntime: Duration::from_millis(300),
         initdead: Duration::from_millis(1000),
+        ping_nodes: Vec::new(),
+        deadping: Duration::from_millis(500),
         hopfudge: 1,
         keys: authkeys::parse("authkeys", b"auth 1\n1 sha1 sim-key\n", Some(0o600), ModeRule::Enforce).unwrap().value,
     }
@@ -81,6 +83,7 @@ fn run(seed: u64) -> Result<(), String> {
     // Per observer, per sender: when the last heartbeat arrived, and when it was declared dead.
     let mut last_arrival: BTreeMap<(usize, usize), Instant> = BTreeMap::new();
     let mut restarted = false;
+    let mut sent_before: Vec<std::collections::HashSet<Vec<u8>>> = vec![Default::default(); NODES.len()];
     let mut now = Instant(0);
     let mut steps = 0;
     while now < end {
@@ -106,10 +109,10 @@ fn run(seed: u64) -> Result<(), String> {
         let mut outputs: Vec<(usize, Action)> = Vec::new();
         for p in due {
             if let Some(e) = engines[p.to].as_mut() {
-                let accepted = e.counters().accepted;
+                let heartbeats = e.counters().heartbeats;
                 outputs.extend(e.handle(now, 0, Input::PacketReceived { medium: 0, bytes: &p.bytes }).map(|a| (p.to, a)));
                 // Only heartbeats the engine took count (a late duplicate copy does not).
-                if e.counters().accepted > accepted {
+                if e.counters().heartbeats > heartbeats {
                     last_arrival.insert((p.to, p.from), now);
                 }
             }
@@ -124,16 +127,23 @@ fn run(seed: u64) -> Result<(), String> {
         for (i, a) in outputs {
             match a {
                 Action::Send(bytes) => {
+                    // The loss bound is on heartbeats; other messages (ACKs, retransmission
+                    // requests) are lost at the same rate but do not count toward it.
+                    // A retransmitted copy is not a fresh heartbeat.
+                    let heartbeat = bytes.windows(12).any(|w| w == b"(0)t=status,") && !sent_before[i].contains(&bytes);
+                    sent_before[i].insert(bytes.clone());
                     for (to, losses) in consecutive_losses[i].iter_mut().enumerate() {
                         if to == i {
                             continue;
                         }
                         // Bounded loss: never more than 2 in a row from one sender to one receiver.
-                        if *losses < 2 && rng.chance(loss) {
-                            *losses += 1;
+                        if (!heartbeat || *losses < 2) && rng.chance(loss) {
+                            *losses += u32::from(heartbeat);
                             continue;
                         }
-                        *losses = 0;
+                        if heartbeat {
+                            *losses = 0;
+                        }
                         let copies = if rng.chance(dup) { 2 } else { 1 };
                         for _ in 0..copies {
                             in_flight.push(Packet {
@@ -150,7 +160,12 @@ fn run(seed: u64) -> Result<(), String> {
                     let alive_and_sending = engines[dead].is_some() && (restarted || now < crash_at);
                     let started_late = restarted && dead == crash_node;
                     if alive_and_sending && !started_late {
-                        return Err(format!("{} declared the sending node {node} dead at {now}", NODES[i]));
+                        return Err(format!(
+                            "{} declared the sending node {node} dead at {now} (last heard {:?}, crash {crash_node} at {crash_at}, restart {restart_at}) {:?}",
+                            NODES[i],
+                            last_arrival.get(&(i, dead)),
+                            engines[i].as_ref().map(|e| e.counters())
+                        ));
                     }
                     let last = last_arrival.get(&(i, dead)).copied().unwrap_or(Instant(0));
                     let earliest = last + Duration::from_millis(DEADTIME_MS);

@@ -67,6 +67,8 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
         deadtime: hc.deadtime,
         warntime: hc.warntime,
         initdead: hc.initdead,
+        ping_nodes: hc.ping.iter().map(|p| p.name.clone()).collect(),
+        deadping: hc.deadping,
         hopfudge: hc.hopfudge,
         keys: cfg.authkeys.clone(),
     };
@@ -172,6 +174,8 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
                 }
             }
         }
+        Action::Ping => {}
+        Action::Deliver { from, msg } => log(&format!("debug: message t={} from {from}", msg.get_str("t").unwrap_or("?"))),
         // Heartbeat's own log lines, which monitoring scripts grep for.
         Action::NodeStatusChanged { node, status: NodeStatus::Dead } => log(&format!("WARN: node {node}: is dead")),
         Action::NodeStatusChanged { node, status } => log(&format!("info: Status update for node {node}: status {}", status.name())),

@@ -14,13 +14,13 @@
 
 pub mod identity;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::config::authkeys::AuthKeys;
 use crate::time::{Deadline, Instant};
-use crate::wire::auth::{sign, verify};
-use crate::wire::message::Message;
+use crate::wire::auth::{sign, verify, verify_inner};
+use crate::wire::message::{Message, parse_classic};
 
 /// A node's state as Heartbeat reports it (`cl_status nodestatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub enum NodeStatus {
     Up,
     Active,
     Dead,
+    /// A ping node that answers.
+    Ping,
 }
 
 impl NodeStatus {
@@ -38,6 +40,7 @@ impl NodeStatus {
             NodeStatus::Up => "up",
             NodeStatus::Active => "active",
             NodeStatus::Dead => "dead",
+            NodeStatus::Ping => "ping",
         }
     }
 
@@ -59,10 +62,13 @@ pub struct Config {
     pub local: String,
     /// Every `node` of ha.cf, this one included.
     pub nodes: Vec<String>,
+    /// `ping`/`ping6`/`ping_group` pseudo-nodes, by name (a lone `ping` host is its own name).
+    pub ping_nodes: Vec<String>,
     pub keepalive: Duration,
     pub deadtime: Duration,
     pub warntime: Duration,
     pub initdead: Duration,
+    pub deadping: Duration,
     pub hopfudge: u32,
     pub keys: AuthKeys,
 }
@@ -77,12 +83,18 @@ pub struct Identity {
 /// Facts fed to the engine.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A datagram arrived on a medium.
+    /// A datagram arrived on a medium (netstring form, or classic text from a serial line).
     PacketReceived { medium: usize, bytes: &'a [u8] },
     /// The deadline the engine asked for has passed.
     DeadlineReached,
     /// Our own status changed (the resource manager moves init → up → active).
     LocalStatusChanged(NodeStatus),
+    /// A cluster message from the layer above (resource manager): the engine adds the trailer
+    /// (`destuuid`, `src`, `srcuuid`, `seq`, `hg`, `ts`, `ld`, `ttl`), signs, keeps it for
+    /// retransmission and sends it.
+    SendMessage(Message),
+    /// A ping node answered an echo request.
+    PingReplied { node: &'a str },
 }
 
 /// What the edge must do, or tell.
@@ -90,6 +102,8 @@ pub enum Input<'a> {
 pub enum Action {
     /// Send these bytes on every medium.
     Send(Vec<u8>),
+    /// Send an ICMP echo request to every ping node (once per keepalive).
+    Ping,
     NodeStatusChanged {
         node: String,
         status: NodeStatus,
@@ -100,6 +114,12 @@ pub enum Action {
         interval: Duration,
         past_deadtime: bool,
     },
+    /// An authenticated cluster message for this node (not a heartbeat, not flow control),
+    /// delivered once, for the layer above.
+    Deliver {
+        from: String,
+        msg: Message,
+    },
 }
 
 /// Why the engine wants to wake up.
@@ -107,9 +127,10 @@ pub enum Action {
 pub enum Why {
     Keepalive,
     Dead(String),
+    Retransmit(String),
 }
 
-/// Datagrams dropped, by reason (shown in status output).
+/// Datagrams dropped or handled, by reason (shown in status output).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub malformed_or_bad_auth: u64,
@@ -117,18 +138,47 @@ pub struct Counters {
     pub replayed: u64,
     pub duplicate: u64,
     pub accepted: u64,
+    /// Fresh heartbeats (status messages in sequence) among the accepted.
+    pub heartbeats: u64,
+    /// Retransmission requests we sent, and messages we sent again on request.
+    pub rexmit_requested: u64,
+    pub rexmit_sent: u64,
+    /// Gaps in a peer's sequence that were never filled.
+    pub lost: u64,
 }
+
+/// Messages kept for retransmission (3.0.6's `MAXMSGHIST`).
+const HISTORY: usize = 500;
+/// A gap wider than this resets sequence tracking instead of asking for every message.
+const MAX_GAP: u64 = 250;
+/// Missing messages tracked per peer at once.
+const MAX_MISSING: usize = 64;
+/// Minimum spacing of requests for, and answers with, the same message (`max_rexmit_delay`).
+const REXMIT_DELAY: Duration = Duration::from_millis(250);
+/// A receiver acknowledges every this many messages of a sender.
+const ACK_EVERY: u64 = 10;
 
 #[derive(Debug, Clone)]
 struct Peer {
     status: NodeStatus,
-    /// When the last status arrived (local clock).
+    ping: bool,
+    /// When the last status (or ping reply) arrived (local clock).
     last_heard: Option<Instant>,
     /// Per medium: when the last accepted message from this node arrived on it.
     links: HashMap<usize, Instant>,
     deadtime: Duration,
     generation: u64,
+    /// Highest sequence number accepted.
     last_seq: u64,
+    /// Missing sequence numbers: (first noticed, next request).
+    missing: BTreeMap<u64, (Instant, Instant)>,
+    uuid: Option<Vec<u8>>,
+}
+
+struct Sent {
+    seq: u64,
+    bytes: Vec<u8>,
+    last_resent: Option<Instant>,
 }
 
 pub struct Membership {
@@ -139,32 +189,23 @@ pub struct Membership {
     seq: u64,
     next_keepalive: Instant,
     peers: HashMap<String, Peer>,
+    history: VecDeque<Sent>,
     counters: Counters,
     actions: Vec<Action>,
     loadavg: String,
+    wall_secs: u64,
 }
 
 impl Membership {
     /// Starts membership at `now`; the first heartbeat (`st=init`) goes out at once.
     pub fn new(cfg: Config, identity: Identity, now: Instant) -> Membership {
-        let peers = cfg
-            .nodes
-            .iter()
-            .filter(|n| **n != cfg.local)
-            .map(|n| {
-                (
-                    n.clone(),
-                    Peer {
-                        status: NodeStatus::Init,
-                        last_heard: None,
-                        links: HashMap::new(),
-                        deadtime: cfg.deadtime,
-                        generation: 0,
-                        last_seq: 0,
-                    },
-                )
-            })
-            .collect();
+        let mut peers = HashMap::new();
+        for n in cfg.nodes.iter().filter(|n| **n != cfg.local) {
+            peers.insert(n.clone(), Peer::new(false, cfg.deadtime));
+        }
+        for n in &cfg.ping_nodes {
+            peers.insert(n.clone(), Peer::new(true, cfg.deadping));
+        }
         Membership {
             cfg,
             identity,
@@ -173,9 +214,11 @@ impl Membership {
             seq: 0,
             next_keepalive: now,
             peers,
+            history: VecDeque::with_capacity(HISTORY),
             counters: Counters::default(),
             actions: Vec::new(),
             loadavg: "n/a".into(),
+            wall_secs: 0,
         }
     }
 
@@ -186,6 +229,10 @@ impl Membership {
 
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    pub fn local(&self) -> &str {
+        &self.cfg.local
     }
 
     /// Whether `node` was heard on `medium` within its deadtime (`cl_status hblinkstatus`). Our
@@ -206,20 +253,28 @@ impl Membership {
         self.peers.get(node).map(|p| p.status)
     }
 
+    /// Whether `node` is a ping node.
+    pub fn is_ping_node(&self, node: &str) -> bool {
+        self.peers.get(node).is_some_and(|p| p.ping)
+    }
+
     /// Processes one input at `now` (`wall_secs`: Unix time, only for the `ts` field).
     pub fn handle(&mut self, now: Instant, wall_secs: u64, input: Input<'_>) -> std::vec::Drain<'_, Action> {
+        self.wall_secs = wall_secs;
         match input {
             Input::PacketReceived { medium, bytes } => self.receive(now, medium, bytes),
             Input::LocalStatusChanged(s) => {
                 if s != self.local_status {
                     self.local_status = s;
                     // 3.0.6 announces a status change at once, not at the next keepalive.
-                    self.send_status(now, wall_secs);
+                    self.send_status(now);
                 }
             }
+            Input::SendMessage(msg) => self.send(now, msg),
+            Input::PingReplied { node } => self.ping_replied(now, node),
             Input::DeadlineReached => {}
         }
-        self.check_deadlines(now, wall_secs);
+        self.check_deadlines(now);
         self.actions.drain(..)
     }
 
@@ -227,6 +282,11 @@ impl Membership {
     pub fn next_deadline(&self) -> Deadline<Why> {
         let mut best = Deadline { at: self.next_keepalive, why: Why::Keepalive };
         for (name, p) in &self.peers {
+            if let Some((_, next)) = p.missing.values().min_by_key(|(_, next)| *next) {
+                if *next < best.at {
+                    best = Deadline { at: *next, why: Why::Retransmit(name.clone()) };
+                }
+            }
             if p.status == NodeStatus::Dead {
                 continue;
             }
@@ -239,58 +299,132 @@ impl Membership {
     }
 
     fn dead_at(&self, p: &Peer) -> Instant {
-        match p.last_heard {
-            Some(t) => t + p.deadtime,
-            // Never heard since we started: initdead gives slow starters time.
-            None => self.started + self.cfg.initdead,
-        }
+        p_dead_at(p, self.started, self.cfg.initdead)
     }
 
-    fn check_deadlines(&mut self, now: Instant, wall_secs: u64) {
+    fn check_deadlines(&mut self, now: Instant) {
         if now >= self.next_keepalive {
-            self.send_status(now, wall_secs);
+            self.send_status(now);
+            if !self.cfg.ping_nodes.is_empty() {
+                self.actions.push(Action::Ping);
+            }
         }
         let mut died = Vec::new();
-        for (name, p) in &self.peers {
-            if p.status != NodeStatus::Dead && now >= self.dead_at(p) {
+        let mut requests = Vec::new();
+        for (name, p) in &mut self.peers {
+            if p.status != NodeStatus::Dead && now >= p_dead_at(p, self.started, self.cfg.initdead) {
                 died.push(name.clone());
+            }
+            // Ask again for what is still missing; give up after the sender's deadtime.
+            let deadtime = p.deadtime;
+            let before = p.missing.len();
+            p.missing.retain(|_, (first, _)| now.since(*first) < deadtime);
+            self.counters.lost += (before - p.missing.len()) as u64;
+            for (seq, (_, next)) in p.missing.iter_mut() {
+                if *next <= now {
+                    *next = now + REXMIT_DELAY;
+                    requests.push((name.clone(), *seq));
+                }
             }
         }
         died.sort();
         for name in died {
             if let Some(p) = self.peers.get_mut(&name) {
                 p.status = NodeStatus::Dead;
+                p.missing.clear();
             }
             self.actions.push(Action::NodeStatusChanged { node: name, status: NodeStatus::Dead });
         }
+        requests.sort();
+        for (name, seq) in requests {
+            // 3.0.6 asks for one message per request, numbers in decimal.
+            let mut m = Message::new();
+            m.add("t", "NS_rexmit").add("dest", name.as_str()).add("firstseq", seq.to_string()).add("lastseq", seq.to_string());
+            self.counters.rexmit_requested += 1;
+            self.send(now, m);
+        }
     }
 
-    fn send_status(&mut self, now: Instant, wall_secs: u64) {
-        self.seq += 1;
+    fn send_status(&mut self, now: Instant) {
         let mut m = Message::new();
         m.add("t", "status")
             .add("st", self.local_status.name())
             .add("dt", format!("{:x}", self.cfg.deadtime.as_millis()))
-            .add("protocol", "1")
-            .add("src", self.cfg.local.as_str());
-        m.add_binary("srcuuid", self.identity.uuid.to_vec());
-        m.add("seq", format!("{:x}", self.seq))
-            .add("hg", format!("{:x}", self.identity.generation))
-            .add("ts", format!("{:x}", wall_secs))
-            .add("ld", self.loadavg.as_str())
-            .add("ttl", (self.cfg.hopfudge as usize + self.cfg.nodes.len()).to_string());
-        let bytes = sign(&mut m, &self.cfg.keys);
-        self.actions.push(Action::Send(bytes));
+            .add("protocol", "1");
+        self.send(now, m);
         self.next_keepalive = now + self.cfg.keepalive;
     }
 
-    fn receive(&mut self, now: Instant, medium: usize, bytes: &[u8]) {
-        let msg = match verify(bytes, &self.cfg.keys) {
-            Ok(m) => m,
-            Err(_) => {
-                self.counters.malformed_or_bad_auth += 1;
-                return;
+    /// Adds the trailer in 3.0.6's order, signs, remembers and sends.
+    fn send(&mut self, _now: Instant, mut m: Message) {
+        let flow_control = m.get_str("t").is_some_and(|t| t.starts_with("NS_"));
+        if let Some(dest) = m.get_str("dest").map(str::to_owned) {
+            if let Some(uuid) = self.peers.get(&dest).and_then(|p| p.uuid.clone()) {
+                m.remove("destuuid");
+                m.add_binary("destuuid", uuid);
+            } else if dest == self.cfg.local {
+                m.remove("destuuid");
+                m.add_binary("destuuid", self.identity.uuid.to_vec());
             }
+        }
+        m.set("src", self.cfg.local.as_str());
+        m.remove("srcuuid");
+        m.add_binary("srcuuid", self.identity.uuid.to_vec());
+        let seq = if flow_control {
+            None
+        } else {
+            self.seq += 1;
+            m.set("seq", format!("{:x}", self.seq));
+            Some(self.seq)
+        };
+        m.set("hg", format!("{:x}", self.identity.generation));
+        m.set("ts", format!("{:x}", self.wall_secs));
+        if !flow_control {
+            m.set("ld", self.loadavg.as_str());
+        }
+        m.set("ttl", (self.cfg.hopfudge as usize + self.cfg.nodes.len()).to_string());
+        let bytes = sign(&mut m, &self.cfg.keys);
+        if let Some(seq) = seq {
+            if self.history.len() == HISTORY {
+                self.history.pop_front();
+            }
+            self.history.push_back(Sent { seq, bytes: bytes.clone(), last_resent: None });
+        }
+        self.actions.push(Action::Send(bytes));
+    }
+
+    fn ping_replied(&mut self, now: Instant, node: &str) {
+        let Some(p) = self.peers.get_mut(node).filter(|p| p.ping) else { return };
+        p.last_heard = Some(now);
+        if p.status != NodeStatus::Ping {
+            p.status = NodeStatus::Ping;
+            self.actions.push(Action::NodeStatusChanged { node: node.to_owned(), status: NodeStatus::Ping });
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Option<Message> {
+        if bytes.starts_with(b">>>") {
+            // Classic text (serial line): only the inner auth field protects it.
+            let m = parse_classic(bytes).ok()?;
+            return verify_inner(&m, &self.cfg.keys).then_some(m);
+        }
+        verify(bytes, &self.cfg.keys).ok()
+    }
+
+    fn for_us(&self, msg: &Message) -> bool {
+        if let Some(u) = msg.get("destuuid") {
+            return u == self.identity.uuid;
+        }
+        match msg.get_str("dest") {
+            Some(d) => d.eq_ignore_ascii_case(&self.cfg.local),
+            None => true,
+        }
+    }
+
+    fn receive(&mut self, now: Instant, medium: usize, bytes: &[u8]) {
+        let Some(msg) = self.decode(bytes) else {
+            self.counters.malformed_or_bad_auth += 1;
+            return;
         };
         let Some(src) = msg.get_str("src").map(str::to_ascii_lowercase) else {
             self.counters.malformed_or_bad_auth += 1;
@@ -300,14 +434,16 @@ impl Membership {
             // Our own broadcast, looped back.
             return;
         }
-        let Some(p) = self.peers.get_mut(&src) else {
+        let for_us = self.for_us(&msg);
+        let Some(p) = self.peers.get_mut(&src).filter(|p| !p.ping) else {
             // autojoin none: nodes not in ha.cf are dropped.
             self.counters.unknown_node += 1;
             return;
         };
         let generation = msg.get_hex("hg").unwrap_or(0);
         let seq = msg.get_hex("seq");
-        let is_status = msg.get_str("t") == Some("status");
+        let t = msg.get_str("t").unwrap_or("");
+        let is_status = t == "status";
         if generation < p.generation {
             self.counters.replayed += 1;
             return;
@@ -320,38 +456,169 @@ impl Membership {
             }
             p.generation = generation;
             p.last_seq = 0;
+            p.missing.clear();
         }
         // The link carried an authentic message from this node, even if it is a duplicate of one
         // that came first on another medium.
         p.links.insert(medium, now);
+        if let Some(u) = msg.get("srcuuid") {
+            if u.len() == 16 && p.uuid.as_deref() != Some(u) {
+                p.uuid = Some(u.to_vec());
+            }
+        }
+        let mut ack = None;
+        // A retransmitted copy filling a hole: delivered, but it says nothing about liveness now.
+        let mut filled_hole = false;
         if let Some(seq) = seq {
-            if seq <= p.last_seq {
+            if seq > p.last_seq {
+                if p.last_seq != 0 && seq - p.last_seq > 1 {
+                    if seq - p.last_seq > MAX_GAP {
+                        // Too far behind to catch up: start afresh, as 3.0.6 does.
+                        self.counters.lost += p.missing.len() as u64 + (seq - p.last_seq - 1);
+                        p.missing.clear();
+                    } else {
+                        for s in p.last_seq + 1..seq {
+                            p.missing.insert(s, (now, now));
+                        }
+                        while p.missing.len() > MAX_MISSING {
+                            p.missing.pop_first();
+                            self.counters.lost += 1;
+                        }
+                    }
+                }
+                p.last_seq = seq;
+            } else if p.missing.remove(&seq).is_some() {
+                filled_hole = true;
+            } else {
                 // The same message on another medium, or an old one.
                 self.counters.duplicate += 1;
                 return;
             }
-            p.last_seq = seq;
-        }
-        self.counters.accepted += 1;
-        if !is_status {
-            return;
-        }
-        if let Some(prev) = p.last_heard {
-            let interval = now - prev;
-            if interval > self.cfg.warntime {
-                self.actions.push(Action::LateHeartbeat { node: src.clone(), interval, past_deadtime: interval > p.deadtime });
+            if seq % ACK_EVERY == 0 {
+                // "All received up to": below the first hole, if any.
+                ack = Some(p.missing.keys().next().map_or(p.last_seq, |&first| first - 1));
             }
         }
-        p.last_heard = Some(now);
-        if let Some(dt) = msg.get_hex("dt") {
-            // The sender's deadtime applies to it (as in 3.0.6), within sane bounds.
-            p.deadtime = Duration::from_millis(dt.clamp(1, 24 * 3600 * 1000));
+        self.counters.accepted += 1;
+        let status = msg.get_str("st").and_then(NodeStatus::from_wire);
+        match t {
+            "status" if filled_hole => {}
+            "status" => {
+                self.counters.heartbeats += 1;
+                if let Some(prev) = p.last_heard {
+                    let interval = now - prev;
+                    if interval > self.cfg.warntime {
+                        self.actions.push(Action::LateHeartbeat { node: src.clone(), interval, past_deadtime: interval > p.deadtime });
+                    }
+                }
+                p.last_heard = Some(now);
+                if let Some(dt) = msg.get_hex("dt") {
+                    // The sender's deadtime applies to it (as in 3.0.6), within sane bounds.
+                    p.deadtime = Duration::from_millis(dt.clamp(1, 24 * 3600 * 1000));
+                }
+                let status = status.unwrap_or(NodeStatus::Up);
+                if status != p.status {
+                    p.status = status;
+                    self.actions.push(Action::NodeStatusChanged { node: src.clone(), status });
+                }
+            }
+            // A clean shutdown's last word: the node is gone now, no deadtime wait.
+            "shutdone" => {
+                if p.status != NodeStatus::Dead {
+                    p.status = NodeStatus::Dead;
+                    p.last_heard = None;
+                    p.missing.clear();
+                    self.actions.push(Action::NodeStatusChanged { node: src.clone(), status: NodeStatus::Dead });
+                }
+                self.actions.push(Action::Deliver { from: src.clone(), msg });
+            }
+            "NS_ackmsg" => {}
+            "NS_rexmit" if for_us => {
+                let (first, last) = (
+                    msg.get_str("firstseq").and_then(|s| s.parse::<u64>().ok()),
+                    msg.get_str("lastseq").and_then(|s| s.parse::<u64>().ok()),
+                );
+                if let (Some(first), Some(last)) = (first, last) {
+                    self.retransmit(now, &src, first, last);
+                }
+            }
+            "NS_nak_rexmit" if for_us => {
+                if let Some(s) = msg.get_hex("firstseq") {
+                    if p.missing.remove(&s).is_some() {
+                        self.counters.lost += 1;
+                    }
+                }
+            }
+            "reqnodes" if for_us => {
+                let mut list: String = self.cfg.nodes.iter().map(|n| format!("{n} ")).collect();
+                if list.is_empty() {
+                    list.push(' ');
+                }
+                let mut m = Message::new();
+                m.add("dest", src.as_str()).add("t", "repnodes").add("nodelist", list).add("delnodelist", " ");
+                self.send(now, m);
+            }
+            _ if t.starts_with("NS_") || !for_us => {}
+            _ => self.actions.push(Action::Deliver { from: src.clone(), msg }),
         }
-        let status = msg.get_str("st").and_then(NodeStatus::from_wire).unwrap_or(NodeStatus::Up);
-        if status != p.status {
-            p.status = status;
-            self.actions.push(Action::NodeStatusChanged { node: src, status });
+        if let Some(ackseq) = ack {
+            let mut m = Message::new();
+            m.add("t", "NS_ackmsg").add("dest", src.as_str()).add("ackseq", format!("{ackseq:x}"));
+            self.send(now, m);
         }
+    }
+
+    /// Sends stored messages again, unchanged, or says why it cannot.
+    fn retransmit(&mut self, now: Instant, to: &str, first: u64, last: u64) {
+        // One request names a handful of messages at most; bound the work a forged one can cause.
+        let last = last.min(first.saturating_add(MAX_GAP));
+        for seq in first..=last {
+            let oldest = self.history.front().map(|s| s.seq);
+            match self.history.iter_mut().find(|s| s.seq == seq) {
+                Some(s) => {
+                    // Answered at most once per REXMIT_DELAY, however often it is asked for.
+                    let due = s.last_resent.is_none_or(|t| now.since(t) >= REXMIT_DELAY);
+                    if due {
+                        s.last_resent = Some(now);
+                        self.counters.rexmit_sent += 1;
+                        self.actions.push(Action::Send(s.bytes.clone()));
+                    }
+                }
+                None if seq <= self.seq => {
+                    let reason = if oldest.is_some_and(|o| seq < o) { "seqno too low" } else { "seqno not found" };
+                    let mut m = Message::new();
+                    m.add("t", "NS_nak_rexmit").add("firstseq", format!("{seq:x}")).add("dest", to).add("info", reason);
+                    self.send(now, m);
+                }
+                // Never sent: a confused or forged request; ignore it.
+                None => {}
+            }
+        }
+    }
+}
+
+impl Peer {
+    fn new(ping: bool, deadtime: Duration) -> Peer {
+        Peer {
+            status: NodeStatus::Init,
+            ping,
+            last_heard: None,
+            links: HashMap::new(),
+            deadtime,
+            generation: 0,
+            last_seq: 0,
+            missing: BTreeMap::new(),
+            uuid: None,
+        }
+    }
+}
+
+/// When a peer is dead if nothing more is heard from it.
+fn p_dead_at(p: &Peer, started: Instant, initdead: Duration) -> Instant {
+    match p.last_heard {
+        Some(t) => t + p.deadtime,
+        // Never heard since we started: initdead gives slow starters time.
+        None => started + initdead.max(p.deadtime),
     }
 }
 
