@@ -114,8 +114,15 @@ fn cl_status_without_a_daemon_says_it_is_stopped() {
     let link = dir.path().join("cl_status");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     let o = Command::new(&link).arg("hbstatus").env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    // 3.0.6: rc 1 (heartbeat-behaviour.md §7.1).
+    assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "Heartbeat is stopped on this machine.\n");
+    let o = Command::new(&link).args(["nodestatus", "nodea"]).env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
+    assert_eq!((o.status.code(), o.stdout.len()), (Some(1), 0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Cannot signon with heartbeat"));
+    let o = Command::new(&link).env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "no arguments: usage");
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Usage: cl_status"));
 }
 
 #[test]

@@ -53,6 +53,15 @@ enum Command {
         #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
         ctl_socket: PathBuf,
     },
+    /// The running daemon's view: nodes, links, dropped-datagram counters.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// The control socket of the daemon.
+        #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
+        ctl_socket: PathBuf,
+    },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
@@ -99,6 +108,13 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
         Some(Command::CheckConfig(a)) => check_config::run(a),
         Some(Command::Run { config_dir, state_dir, node, ctl_socket }) => run(&config_dir, state_dir, node, ctl_socket),
         Some(Command::Ipvs(a)) => ipvs::run(a),
+        Some(Command::Status { json, ctl_socket }) => {
+            let mut args = vec!["status".to_owned()];
+            if json {
+                args.push("--json".into());
+            }
+            ExitCode::from(crate::daemon::heartbeat::ask(&ctl_socket, &args) as u8)
+        }
         Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
         Some(Command::ClStatus { args }) => {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -59,7 +59,9 @@ type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
 pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
     let hc = &cfg.ha_cf;
     let identity = load_identity(&opts.state_dir)?;
-    let media = crate::net::open(&hc.media)?;
+    let media = crate::net::open(&hc.media, hc.baud)?;
+    let ping_nodes: Vec<(String, Vec<String>)> = hc.ping.iter().map(|p| (p.name.clone(), p.hosts.clone())).collect();
+    let pinger = if ping_nodes.is_empty() { None } else { Some(crate::net::ping::Pinger::open(&ping_nodes)?) };
     let mcfg = Config {
         local: opts.node.clone(),
         nodes: hc.nodes.iter().map(|n| n.name.clone()).collect(),
@@ -79,22 +81,74 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
             cfg.dir.display()
         ));
     }
+    if hc.realtime {
+        make_realtime(hc.rtprio.unwrap_or(1));
+    }
+    // Every node, ping nodes too, in ha.cf order: cl_status lists them in reverse.
+    let mut all: Vec<(usize, String, bool)> = hc.nodes.iter().map(|n| (n.line, n.name.clone(), false)).collect();
+    all.extend(hc.ping.iter().map(|p| (p.line, p.name.clone(), true)));
+    all.sort_by_key(|(line, _, _)| *line);
+    let view = View {
+        listed: all.into_iter().rev().map(|(_, n, ping)| (n, ping)).collect(),
+        ping: ping_nodes,
+        links: Vec::new(),
+        names: Vec::new(),
+        directives: hc.directives.iter().map(|d| (d.name.clone(), d.value.clone())).collect(),
+    };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio: {e}"))?;
-    rt.block_on(main_loop(mcfg, identity, media, opts, hc.nodes.iter().map(|n| n.name.clone()).collect()))
+    rt.block_on(main_loop(mcfg, identity, media, pinger, opts, view))
 }
 
-async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, opts: Options, nodes: Vec<String>) -> Result<(), String> {
+/// `realtime on` (the default): SCHED_RR and memory locked, as 3.0.6, so that heartbeats leave on
+/// time under CPU and memory pressure. Failures are logged and the daemon carries on, as 3.0.6 does.
+fn make_realtime(prio: u32) {
+    let param = libc::sched_param { sched_priority: prio.clamp(1, 99) as i32 };
+    // SAFETY: plain syscall wrapper on this process with a valid sched_param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {
+        log(&format!("ERROR: Cannot set realtime priority {prio}: {}", std::io::Error::last_os_error()));
+    }
+    if let Err(e) = nix::sys::mman::mlockall(nix::sys::mman::MlockAllFlags::MCL_CURRENT | nix::sys::mman::MlockAllFlags::MCL_FUTURE) {
+        log(&format!("ERROR: Cannot lock ourselves into memory: {e}"));
+    }
+}
+
+/// What cl_status answers need besides the engine.
+struct View {
+    /// Every node and ping node (`true`), in cl_status's order (reverse of ha.cf).
+    listed: Vec<(String, bool)>,
+    /// Ping pseudo-nodes and their hosts.
+    ping: Vec<(String, Vec<String>)>,
+    /// The link name of each medium, by medium index.
+    links: Vec<String>,
+    /// Link names, once each.
+    names: Vec<String>,
+    /// ha.cf directives as written, for hbparameter.
+    directives: Vec<(String, String)>,
+}
+
+/// Bad datagrams are counted always and logged at most once per this interval.
+const BAD_LOG_EVERY: Duration = Duration::from_secs(10);
+
+async fn main_loop(
+    mcfg: Config,
+    identity: Identity,
+    media: crate::net::Media,
+    mut pinger: Option<crate::net::ping::Pinger>,
+    opts: Options,
+    mut view: View,
+) -> Result<(), String> {
     let origin = tokio::time::Instant::now();
     let now = || Instant(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX));
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
     // Link names for cl_status: the interface of each receiving socket, by medium index.
-    let link_names: Vec<String> = media.receivers.iter().map(|(iface, _)| iface.clone()).collect();
-    let mut listed_links: Vec<String> = Vec::new();
-    for l in &link_names {
-        if !listed_links.contains(l) {
-            listed_links.push(l.clone());
+    view.links = media.receivers.iter().map(|(iface, _)| iface.clone()).collect();
+    view.links.extend(media.serials.iter().map(|s| s.device.clone()));
+    for l in &view.links {
+        if !view.names.contains(l) {
+            view.names.push(l.clone());
         }
     }
+    let first_serial = media.receivers.len();
     for (i, (_iface, sock)) in media.receivers.into_iter().enumerate() {
         let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| format!("receiver: {e}"))?;
         let tx = pkt_tx.clone();
@@ -116,6 +170,15 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
             }
         });
     }
+    let mut serial_tx = Vec::new();
+    for (i, line) in media.serials.into_iter().enumerate() {
+        let tx = pkt_tx.clone();
+        serial_tx.push(crate::net::serial::spawn(line, move |m| tx.blocking_send((first_serial + i, m)).is_ok())?);
+    }
+    let (ping_tx, mut ping_rx) = mpsc::channel::<String>(256);
+    if let Some(p) = &pinger {
+        p.spawn_receivers(move |node| ping_tx.blocking_send(node).is_ok())?;
+    }
     let links: Vec<(String, tokio::net::UdpSocket, std::net::SocketAddr)> = media
         .links
         .into_iter()
@@ -132,10 +195,23 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
     // No resource manager yet: this node is up at once and active after its first keepalive.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
     let mut became_active = false;
+    let mut bad_logged: Option<(Instant, u64)> = None;
     loop {
         for a in actions.drain(..) {
+            if a == Action::Ping {
+                if let Some(p) = pinger.as_mut() {
+                    p.send_all();
+                }
+                continue;
+            }
+            if let Action::Send(bytes) = &a {
+                for tx in &serial_tx {
+                    let _ = tx.send(bytes.clone());
+                }
+            }
             perform(&links, a).await;
         }
+        bad_logged = log_bad_packets(&engine, now(), bad_logged);
         let deadline = engine.next_deadline().at;
         let sleep_for = Duration::from_micros(deadline.0.saturating_sub(now().0));
         tokio::select! {
@@ -153,8 +229,11 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
                     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Active)));
                 }
             }
+            Some(node) = ping_rx.recv() => {
+                actions.extend(engine.handle(now(), wall_secs(), Input::PingReplied { node: &node }));
+            }
             Some((args, reply)) = ctl_rx.recv() => {
-                let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &listed_links, &args));
+                let _ = reply.send(answer(&engine, now(), &view, &args));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -163,6 +242,25 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
     log("shutting down");
     let _ = std::fs::remove_file(&opts.ctl);
     Ok(())
+}
+
+/// Dropped datagrams: one line per BAD_LOG_EVERY at most, with the totals, so a flood cannot
+/// flood the log too. Returns when it last logged and the total it reported.
+fn log_bad_packets(engine: &Membership, now: Instant, last: Option<(Instant, u64)>) -> Option<(Instant, u64)> {
+    let c = engine.counters();
+    let bad = c.malformed_or_bad_auth + c.unknown_node + c.replayed;
+    let reported = last.map_or(0, |(_, n)| n);
+    if bad == reported || last.is_some_and(|(t, _)| now.since(t) < BAD_LOG_EVERY) {
+        return last;
+    }
+    log(&format!(
+        "WARN: dropped {} bad datagrams (totals: {} malformed or failing authentication, {} from unknown nodes, {} replayed)",
+        bad - reported,
+        c.malformed_or_bad_auth,
+        c.unknown_node,
+        c.replayed
+    ));
+    Some((now, bad))
 }
 
 async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)], a: Action) {
@@ -190,40 +288,155 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
     }
 }
 
-/// `cl_status` answers, with 3.0.6's output and exit codes (heartbeat-behaviour.md).
-/// `links` names each medium's link (by medium index); `names` lists them once each.
-fn answer(engine: &Membership, now: Instant, nodes: &[String], links: &[String], names: &[String], args: &[String]) -> (i32, String) {
-    let node_arg = |i: usize| args.get(i).map(|s| s.to_ascii_lowercase());
-    match args.first().map(String::as_str) {
-        Some("listhblinks") => match node_arg(1) {
-            Some(n) if nodes.contains(&n) => (0, names.iter().map(|l| format!("{l}\n")).collect()),
-            _ => (11, "!Error. May be due to incorrect node name\n".into()),
-        },
-        Some("hblinkstatus") => {
-            let (Some(node), Some(link)) = (node_arg(1), args.get(2)) else {
-                return (13, "!Cannot get heartbeat link status\n".into());
-            };
-            let media: Vec<usize> = links.iter().enumerate().filter(|(_, l)| *l == link).map(|(i, _)| i).collect();
-            match (media.is_empty(), media.iter().map(|&m| engine.link_up(now, &node, m)).collect::<Option<Vec<bool>>>()) {
-                (false, Some(up)) if up.contains(&true) => (0, "up\n".into()),
-                (false, Some(_)) => (1, "dead\n".into()),
-                _ => (13, "!Cannot get heartbeat link status\n".into()),
+/// `cl_status` answers, with 3.0.6's output and exit codes (heartbeat-behaviour.md §7.1).
+fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i32, String) {
+    const BAD_NODE: &str = "!Error. May be due to incorrect node name\n";
+    // Flags (`-v`, `-p`, `-n`, `-m`) may come anywhere; the rest are operands.
+    let flag = |f: &str| args.iter().skip(1).any(|a| a == f);
+    let ops: Vec<String> = args.iter().skip(1).filter(|a| !a.starts_with('-')).map(|s| s.to_ascii_lowercase()).collect();
+    let known = |n: &str| view.listed.iter().any(|(l, _)| l == n);
+    let is_ping = |n: &str| view.listed.iter().any(|(l, p)| l == n && *p);
+    let status = |n: &str| engine.node_status(n).unwrap_or(NodeStatus::Dead);
+    // A ping node's links are its hosts; a normal node's are the media.
+    let links_of = |n: &str| -> Vec<(String, bool)> {
+        if is_ping(n) {
+            let hosts = view.ping.iter().find(|(p, _)| p == n).map(|(_, h)| h.clone()).unwrap_or_default();
+            return hosts.into_iter().map(|h| (h, status(n) != NodeStatus::Dead)).collect();
+        }
+        view.names
+            .iter()
+            .map(|name| {
+                let up = view.links.iter().enumerate().filter(|(_, l)| *l == name).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+                (name.clone(), up)
+            })
+            .collect()
+    };
+    let up_dead = |up: bool| if up { "up" } else { "dead" };
+    let verbose_nodes = || -> String {
+        let mut out = String::new();
+        for (n, ping) in &view.listed {
+            out.push_str(&format!("\n{n}\t{}\t(nodetype: {})\n", status(n).name(), if *ping { "ping" } else { "normal" }));
+            for (l, up) in links_of(n) {
+                out.push_str(&format!("\t{l}\t{}\n", up_dead(up)));
             }
         }
+        out
+    };
+    match args.first().map(String::as_str) {
+        Some("hbstatus") if flag("-v") => {
+            (0, format!("version:\t3.0.6 (heartbeat-rs {})\nmanaged by:\t\"haresources\"\n{}", env!("CARGO_PKG_VERSION"), verbose_nodes()))
+        }
         Some("hbstatus") => (0, "Heartbeat is running on this machine.\n".into()),
-        Some("listnodes") => (0, nodes.iter().rev().map(|n| format!("{n}\n")).collect()),
-        Some("nodestatus") => match node_arg(1).and_then(|n| engine.node_status(&n)) {
-            Some(NodeStatus::Dead) => (1, "dead\n".into()),
-            Some(s) => (0, format!("{}\n", s.name())),
-            None => (11, "!Error. May be due to incorrect node name\n".into()),
+        Some("listnodes") if flag("-v") => (0, verbose_nodes()),
+        Some("listnodes") => {
+            let pick = |ping: bool| (!flag("-p") && !flag("-n")) || (flag("-p") && ping) || (flag("-n") && !ping);
+            (0, view.listed.iter().filter(|(_, p)| pick(*p)).map(|(n, _)| format!("{n}\n")).collect())
+        }
+        Some("nodestatus") => match ops.first().filter(|n| known(n)) {
+            Some(n) if status(n) == NodeStatus::Dead => (1, "dead\n".into()),
+            Some(n) => (0, format!("{}\n", status(n).name())),
+            None => (11, BAD_NODE.into()),
         },
-        Some("nodetype") => match node_arg(1) {
-            Some(n) if nodes.contains(&n) => (0, "normal\n".into()),
-            _ => (11, "!Error. May be due to incorrect node name\n".into()),
+        Some("nodetype") => match ops.first().filter(|n| known(n)) {
+            Some(n) => (0, if is_ping(n) { "ping\n".into() } else { "normal\n".into() }),
+            None => (11, BAD_NODE.into()),
         },
-        Some(other) => (11, format!("!{other}: not implemented yet in heartbeat-rs\n")),
+        Some("nodeweight") => match ops.first().filter(|n| known(n)) {
+            Some(_) => (0, "100\n".into()),
+            None => (11, BAD_NODE.into()),
+        },
+        Some("nodesite") => match ops.first().filter(|n| known(n)) {
+            Some(_) => (0, "\n".into()),
+            None => (11, BAD_NODE.into()),
+        },
+        Some("listhblinks") => match ops.first().filter(|n| known(n)) {
+            Some(n) if flag("-v") => (0, links_of(n).into_iter().map(|(l, up)| format!("{l}\t{}\n", up_dead(up))).collect()),
+            Some(n) => (0, links_of(n).into_iter().map(|(l, _)| format!("{l}\n")).collect()),
+            None => (11, BAD_NODE.into()),
+        },
+        Some("hblinkstatus") => {
+            let (Some(node), Some(link)) = (ops.first(), args.iter().skip(1).filter(|a| !a.starts_with('-')).nth(1)) else {
+                return (13, "!Cannot get heartbeat link status\n".into());
+            };
+            match links_of(node).into_iter().find(|(l, _)| l == link) {
+                Some((_, true)) => (0, "up\n".into()),
+                Some((_, false)) => (1, "dead\n".into()),
+                None => (13, "!Cannot get heartbeat link status\n".into()),
+            }
+        }
+        // No API clients (ipfail) run against heartbeat-rs: every client is offline.
+        Some("clientstatus") => match ops.first().filter(|n| known(n)) {
+            Some(_) if ops.len() >= 2 => (1, "offline\n".into()),
+            _ => (11, BAD_NODE.into()),
+        },
+        Some("hbparameter") => {
+            let name = args.windows(2).find(|w| w[0] == "-p").map(|w| w[1].as_str());
+            match name.and_then(|name| view.directives.iter().rev().find(|(d, _)| d == name)) {
+                Some((_, v)) => (0, format!("{v}\n")),
+                None => (1, String::new()),
+            }
+        }
+        Some("status") if flag("--json") => (0, status_json(engine, now, view)),
+        Some("status") => {
+            let c = engine.counters();
+            let counters = format!(
+                "\ndatagrams:\taccepted {} (heartbeats {}), dropped: {} malformed or failing authentication, {} from unknown nodes, {} replayed, {} duplicate\nretransmission:\t{} requested, {} sent, {} lost\n",
+                c.accepted,
+                c.heartbeats,
+                c.malformed_or_bad_auth,
+                c.unknown_node,
+                c.replayed,
+                c.duplicate,
+                c.rexmit_requested,
+                c.rexmit_sent,
+                c.lost
+            );
+            (0, format!("node:\t{}{}{counters}", engine.local(), verbose_nodes()))
+        }
+        Some(other) => (11, format!("!{other}: invalid sub-command.\n")),
         None => (1, "!no sub-command\n".into()),
     }
+}
+
+/// `heartbeat status --json`: nodes, links and the datagram counters.
+fn status_json(engine: &Membership, now: Instant, view: &View) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut nodes = Vec::new();
+    for (n, ping) in &view.listed {
+        let status = engine.node_status(n).map_or("unknown", |s| s.name());
+        let links: Vec<String> = if *ping {
+            Vec::new()
+        } else {
+            view.names
+                .iter()
+                .map(|l| {
+                    let up = view.links.iter().enumerate().filter(|(_, x)| *x == l).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+                    format!("{{\"name\":\"{}\",\"status\":\"{}\"}}", esc(l), if up { "up" } else { "dead" })
+                })
+                .collect()
+        };
+        nodes.push(format!(
+            "{{\"name\":\"{}\",\"type\":\"{}\",\"status\":\"{status}\",\"links\":[{}]}}",
+            esc(n),
+            if *ping { "ping" } else { "normal" },
+            links.join(",")
+        ));
+    }
+    let c = engine.counters();
+    format!(
+        "{{\"node\":\"{}\",\"nodes\":[{}],\"datagrams\":{{\"accepted\":{},\"heartbeats\":{},\"malformed_or_bad_auth\":{},\"unknown_node\":{},\"replayed\":{},\"duplicate\":{},\"rexmit_requested\":{},\"rexmit_sent\":{},\"lost\":{}}}}}\n",
+        esc(engine.local()),
+        nodes.join(","),
+        c.accepted,
+        c.heartbeats,
+        c.malformed_or_bad_auth,
+        c.unknown_node,
+        c.replayed,
+        c.duplicate,
+        c.rexmit_requested,
+        c.rexmit_sent,
+        c.lost
+    )
 }
 
 fn spawn_ctl(path: &Path, tx: mpsc::Sender<CtlRequest>) -> Result<(), String> {
@@ -259,19 +472,47 @@ fn spawn_ctl(path: &Path, tx: mpsc::Sender<CtlRequest>) -> Result<(), String> {
     Ok(())
 }
 
+const CL_STATUS_USAGE: &str = "Usage: cl_status <sub-command> [<options>] [<parameters>]\n\
+Sub-commands:\n\
+  hbstatus [-v]                  whether heartbeat runs on this machine\n\
+  listnodes [-v|-p|-n]           the cluster's nodes (-p ping nodes, -n normal nodes)\n\
+  nodestatus <node>              init, up, active, ping or dead\n\
+  nodetype <node>                normal or ping\n\
+  nodeweight <node>              a node's weight\n\
+  nodesite <node>                a node's site\n\
+  listhblinks [-v] <node>        a node's heartbeat links\n\
+  hblinkstatus <node> <link>     up or dead\n\
+  clientstatus <node> <client>   an API client's status\n\
+  rscstatus                      the resources this node holds\n\
+  hbparameter -p <name>          an ha.cf parameter, as written\n";
+
 /// The `cl_status` applet: asks the running daemon, prints its answer, exits with its code.
 pub fn cl_status(args: &[String]) -> i32 {
-    use std::io::{BufRead, Read};
+    if args.is_empty() {
+        print!("{CL_STATUS_USAGE}");
+        return 0;
+    }
     let ctl = std::env::var_os("HEARTBEAT_RS_CTL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_CTL));
-    let mut s = match std::os::unix::net::UnixStream::connect(&ctl) {
+    ask(&ctl, args)
+}
+
+/// Sends one request to the daemon's control socket, prints the answer, returns its exit code.
+pub fn ask(ctl: &Path, args: &[String]) -> i32 {
+    use std::io::{BufRead, Read};
+    let mut s = match std::os::unix::net::UnixStream::connect(ctl) {
         Ok(s) => s,
+        // 3.0.6's answers when the daemon is not running.
         Err(_) => {
             if args.first().map(String::as_str) == Some("hbstatus") {
                 println!("Heartbeat is stopped on this machine.");
-                return 2;
+                if args.iter().any(|a| a == "-v") {
+                    println!("(hb_api_signon: Can't initiate connection to heartbeat)");
+                }
+                return 1;
             }
-            eprintln!("cl_status: cannot connect to heartbeat ({}): is it running?", ctl.display());
-            return 11;
+            eprintln!("cl_status: ERROR: Cannot signon with heartbeat");
+            eprintln!("cl_status: ERROR: REASON: hb_api_signon: Can't initiate connection to heartbeat ({})", ctl.display());
+            return 1;
         }
     };
     if s.write_all(format!("{}\n", args.join("\t")).as_bytes()).is_err() {

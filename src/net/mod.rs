@@ -1,6 +1,9 @@
 //! Heartbeat media as sockets: `bcast`, `ucast` and `mcast` over UDP. Edge code: it opens and
 //! configures sockets and moves bytes; it never parses or decides anything.
 
+pub mod ping;
+pub mod serial;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -19,6 +22,7 @@ pub struct Link {
 pub struct Media {
     pub links: Vec<Link>,
     pub receivers: Vec<(String, std::net::UdpSocket)>,
+    pub serials: Vec<serial::Serial>,
 }
 
 fn err(what: String) -> impl FnOnce(std::io::Error) -> String {
@@ -60,8 +64,9 @@ fn receiver(iface: &str, port: u16, group: Option<Ipv4Addr>) -> Result<std::net:
 
 /// Opens every UDP medium of ha.cf. A `bcast` interface without a broadcast address is an
 /// error: Heartbeat 3.0.6 silently sends nothing there, and both nodes take over.
-pub fn open(media: &[Medium]) -> Result<Media, String> {
+pub fn open(media: &[Medium], baud: u32) -> Result<Media, String> {
     let mut links = Vec::new();
+    let mut serials = Vec::new();
     let mut receivers: Vec<(String, u16, Option<Ipv4Addr>)> = Vec::new();
     for m in media {
         let (iface, dest, group, port) = match m {
@@ -78,6 +83,10 @@ pub fn open(media: &[Medium]) -> Result<Media, String> {
                 (iface, SocketAddr::new(IpAddr::V4(ip), *port), None, *port)
             }
             Medium::Mcast { iface, group, port, .. } => (iface, SocketAddr::new(IpAddr::V4(*group), *port), Some(*group), *port),
+            Medium::Serial { device } => {
+                serials.push(serial::open(device, baud)?);
+                continue;
+            }
             other => return Err(format!("medium {other:?} is not supported yet")),
         };
         let send = udp_socket(iface)?;
@@ -94,5 +103,5 @@ pub fn open(media: &[Medium]) -> Result<Media, String> {
         }
     }
     let receivers = receivers.into_iter().map(|(i, p, g)| receiver(&i, p, g).map(|s| (i, s))).collect::<Result<Vec<_>, _>>()?;
-    Ok(Media { links, receivers })
+    Ok(Media { links, receivers, serials })
 }
