@@ -53,6 +53,7 @@ fn config(local: &str) -> Config {
         deadping: Duration::from_millis(500),
         hopfudge: 1,
         keys: authkeys::parse("authkeys", b"auth 1\n1 sha1 sim-key\n", Some(0o600), ModeRule::Enforce).unwrap().value,
+        autojoin: false,
     }
 }
 

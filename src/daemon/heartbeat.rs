@@ -62,18 +62,7 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
     let media = crate::net::open(&hc.media, hc.baud)?;
     let ping_nodes: Vec<(String, Vec<String>)> = hc.ping.iter().map(|p| (p.name.clone(), p.hosts.clone())).collect();
     let pinger = if ping_nodes.is_empty() { None } else { Some(crate::net::ping::Pinger::open(&ping_nodes)?) };
-    let mcfg = Config {
-        local: opts.node.clone(),
-        nodes: hc.nodes.iter().map(|n| n.name.clone()).collect(),
-        keepalive: hc.keepalive,
-        deadtime: hc.deadtime,
-        warntime: hc.warntime,
-        initdead: hc.initdead,
-        ping_nodes: hc.ping.iter().map(|p| p.name.clone()).collect(),
-        deadping: hc.deadping,
-        hopfudge: hc.hopfudge,
-        keys: cfg.authkeys.clone(),
-    };
+    let mcfg = membership_config(&cfg, &opts.node);
     if !mcfg.nodes.contains(&opts.node) {
         return Err(format!(
             "this node ({}) is not a node of {}/ha.cf; name it with --node or add a node line",
@@ -84,19 +73,41 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
     if hc.realtime {
         make_realtime(hc.rtprio.unwrap_or(1));
     }
-    // Every node, ping nodes too, in ha.cf order: cl_status lists them in reverse.
-    let mut all: Vec<(usize, String, bool)> = hc.nodes.iter().map(|n| (n.line, n.name.clone(), false)).collect();
-    all.extend(hc.ping.iter().map(|p| (p.line, p.name.clone(), true)));
-    all.sort_by_key(|(line, _, _)| *line);
     let view = View {
-        listed: all.into_iter().rev().map(|(_, n, ping)| (n, ping)).collect(),
+        listed: listed(hc),
         ping: ping_nodes,
         links: Vec::new(),
         names: Vec::new(),
         directives: hc.directives.iter().map(|d| (d.name.clone(), d.value.clone())).collect(),
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio: {e}"))?;
-    rt.block_on(main_loop(mcfg, identity, media, pinger, opts, view))
+    rt.block_on(main_loop(mcfg, identity, media, pinger, opts, view, cfg))
+}
+
+/// Every node, ping nodes (`true`) too, as cl_status lists them: the reverse of ha.cf's order.
+fn listed(hc: &crate::config::ha_cf::HaCf) -> Vec<(String, bool)> {
+    let mut all: Vec<(usize, String, bool)> = hc.nodes.iter().map(|n| (n.line, n.name.clone(), false)).collect();
+    all.extend(hc.ping.iter().map(|p| (p.line, p.name.clone(), true)));
+    all.sort_by_key(|(line, _, _)| *line);
+    all.into_iter().rev().map(|(_, n, ping)| (n, ping)).collect()
+}
+
+/// What membership takes from the configuration files.
+fn membership_config(cfg: &HaConfig, node: &str) -> Config {
+    let hc = &cfg.ha_cf;
+    Config {
+        local: node.to_owned(),
+        nodes: hc.nodes.iter().map(|n| n.name.clone()).collect(),
+        keepalive: hc.keepalive,
+        deadtime: hc.deadtime,
+        warntime: hc.warntime,
+        initdead: hc.initdead,
+        ping_nodes: hc.ping.iter().map(|p| p.name.clone()).collect(),
+        deadping: hc.deadping,
+        hopfudge: hc.hopfudge,
+        keys: cfg.authkeys.clone(),
+        autojoin: hc.autojoin != crate::config::ha_cf::AutoJoin::None,
+    }
 }
 
 /// `realtime on` (the default): SCHED_RR and memory locked, as 3.0.6, so that heartbeats leave on
@@ -136,6 +147,7 @@ async fn main_loop(
     mut pinger: Option<crate::net::ping::Pinger>,
     opts: Options,
     mut view: View,
+    mut loaded: HaConfig,
 ) -> Result<(), String> {
     let origin = tokio::time::Instant::now();
     let now = || Instant(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -175,10 +187,7 @@ async fn main_loop(
         let tx = pkt_tx.clone();
         serial_tx.push(crate::net::serial::spawn(line, move |m| tx.blocking_send((first_serial + i, m)).is_ok())?);
     }
-    let (ping_tx, mut ping_rx) = mpsc::channel::<String>(256);
-    if let Some(p) = &pinger {
-        p.spawn_receivers(move |node| ping_tx.blocking_send(node).is_ok())?;
-    }
+    let mut ping_rx = start_ping_receivers(pinger.as_ref())?;
     let links: Vec<(String, tokio::net::UdpSocket, std::net::SocketAddr)> = media
         .links
         .into_iter()
@@ -188,6 +197,7 @@ async fn main_loop(
     spawn_ctl(&opts.ctl, ctl_tx)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
 
     let mut engine = Membership::new(mcfg, identity, now());
     log(&format!("heartbeat-rs {} starting as {} (generation {})", env!("CARGO_PKG_VERSION"), opts.node, identity.generation));
@@ -235,6 +245,29 @@ async fn main_loop(
             Some((args, reply)) = ctl_rx.recv() => {
                 let _ = reply.send(answer(&engine, now(), &view, &args));
             }
+            _ = hup.recv() => {
+                if let Some(new) = reload(&loaded) {
+                    if new.ha_cf.ping != loaded.ha_cf.ping {
+                        let nodes: Vec<(String, Vec<String>)> = new.ha_cf.ping.iter().map(|p| (p.name.clone(), p.hosts.clone())).collect();
+                        match crate::net::ping::Pinger::open(&nodes) {
+                            Ok(p) => {
+                                // The old receivers end when their channel is gone.
+                                pinger = (!nodes.is_empty()).then_some(p);
+                                ping_rx = start_ping_receivers(pinger.as_ref())?;
+                                view.ping = nodes;
+                            }
+                            Err(e) => log(&format!("ERROR: reload: ping nodes: {e}; keeping the previous ones")),
+                        }
+                    }
+                    view.listed = listed(&new.ha_cf);
+                    view.directives = new.ha_cf.directives.iter().map(|d| (d.name.clone(), d.value.clone())).collect();
+                    let mut mcfg = membership_config(&new, &opts.node);
+                    mcfg.ping_nodes = view.ping.iter().map(|(n, _)| n.clone()).collect();
+                    actions.extend(engine.handle(now(), wall_secs(), Input::ConfigChanged(mcfg)));
+                    loaded = new;
+                    log("info: configuration reloaded");
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -242,6 +275,39 @@ async fn main_loop(
     log("shutting down");
     let _ = std::fs::remove_file(&opts.ctl);
     Ok(())
+}
+
+/// Reads the configuration again for SIGHUP. A configuration with errors keeps the running one;
+/// changes that need new sockets (media) are reported and wait for a restart.
+fn reload(old: &HaConfig) -> Option<HaConfig> {
+    match crate::config::load::load_dir(&old.dir) {
+        Ok(c) => {
+            let new = c.value;
+            if new.ha_cf.media != old.ha_cf.media || new.ha_cf.baud != old.ha_cf.baud {
+                log("WARN: reload: heartbeat media changed; the new media take effect at the next restart");
+            }
+            if new.ha_cf.crm != crate::config::ha_cf::Crm::Off {
+                log("ERROR: reload: crm is on in the new ha.cf; keeping the running configuration");
+                return None;
+            }
+            Some(new)
+        }
+        Err(diags) => {
+            for d in diags {
+                log(&format!("ERROR: reload: {d}"));
+            }
+            log("ERROR: reload: the configuration has errors; keeping the running one");
+            None
+        }
+    }
+}
+
+fn start_ping_receivers(pinger: Option<&crate::net::ping::Pinger>) -> Result<mpsc::Receiver<String>, String> {
+    let (tx, rx) = mpsc::channel::<String>(256);
+    if let Some(p) = pinger {
+        p.spawn_receivers(move |node| tx.blocking_send(node).is_ok())?;
+    }
+    Ok(rx)
 }
 
 /// Dropped datagrams: one line per BAD_LOG_EVERY at most, with the totals, so a flood cannot

@@ -71,6 +71,8 @@ pub struct Config {
     pub deadping: Duration,
     pub hopfudge: u32,
     pub keys: AuthKeys,
+    /// `autojoin other|any`: authenticated nodes not in ha.cf join; `none` drops them.
+    pub autojoin: bool,
 }
 
 /// This node's identity (`hb_uuid`, `hb_generation`).
@@ -95,6 +97,8 @@ pub enum Input<'a> {
     SendMessage(Message),
     /// A ping node answered an echo request.
     PingReplied { node: &'a str },
+    /// ha.cf or authkeys were reloaded: new timings, keys, nodes. Known nodes keep their state.
+    ConfigChanged(Config),
 }
 
 /// What the edge must do, or tell.
@@ -155,6 +159,8 @@ const MAX_GAP: u64 = 250;
 const MAX_MISSING: usize = 64;
 /// Minimum spacing of requests for, and answers with, the same message (`max_rexmit_delay`).
 const REXMIT_DELAY: Duration = Duration::from_millis(250);
+/// Nodes and ping nodes kept at most (3.0.6's MAXNODE), so autojoin cannot grow without bound.
+const MAX_PEERS: usize = 100;
 /// A receiver acknowledges every this many messages of a sender.
 const ACK_EVERY: u64 = 10;
 
@@ -272,6 +278,7 @@ impl Membership {
             }
             Input::SendMessage(msg) => self.send(now, msg),
             Input::PingReplied { node } => self.ping_replied(now, node),
+            Input::ConfigChanged(cfg) => self.reconfigure(now, cfg),
             Input::DeadlineReached => {}
         }
         self.check_deadlines(now);
@@ -393,6 +400,31 @@ impl Membership {
         self.actions.push(Action::Send(bytes));
     }
 
+    fn reconfigure(&mut self, now: Instant, cfg: Config) {
+        let ping_nodes = &cfg.ping_nodes;
+        // Forget nodes no longer configured (autojoined ones stay while autojoin is on).
+        self.peers.retain(|n, p| if p.ping { ping_nodes.contains(n) } else { cfg.nodes.contains(n) || cfg.autojoin });
+        for n in cfg.nodes.iter().filter(|n| **n != cfg.local) {
+            if !self.peers.contains_key(n) {
+                // A node added at run time gets initdead from now, like one heard of at start.
+                let mut p = Peer::new(false, cfg.deadtime);
+                p.last_heard = Some(now + cfg.initdead.saturating_sub(cfg.deadtime));
+                self.peers.insert(n.clone(), p);
+            }
+        }
+        for n in ping_nodes {
+            if let Some(p) = self.peers.get_mut(n) {
+                p.deadtime = cfg.deadping;
+            } else {
+                let mut p = Peer::new(true, cfg.deadping);
+                p.last_heard = Some(now);
+                self.peers.insert(n.clone(), p);
+            }
+        }
+        self.next_keepalive = self.next_keepalive.min(now + cfg.keepalive);
+        self.cfg = cfg;
+    }
+
     fn ping_replied(&mut self, now: Instant, node: &str) {
         let Some(p) = self.peers.get_mut(node).filter(|p| p.ping) else { return };
         p.last_heard = Some(now);
@@ -435,6 +467,10 @@ impl Membership {
             return;
         }
         let for_us = self.for_us(&msg);
+        if !self.peers.contains_key(&src) && self.cfg.autojoin && self.peers.len() < MAX_PEERS && msg.get_str("t") == Some("status") {
+            // autojoin: an authenticated stranger joins with our deadtime until it announces its own.
+            self.peers.insert(src.clone(), Peer::new(false, self.cfg.deadtime));
+        }
         let Some(p) = self.peers.get_mut(&src).filter(|p| !p.ping) else {
             // autojoin none: nodes not in ha.cf are dropped.
             self.counters.unknown_node += 1;

@@ -13,6 +13,7 @@ fn cfg(local: &str) -> Config {
         deadping: Duration::from_millis(500),
         hopfudge: 1,
         keys: authkeys::parse("authkeys", b"auth 2\n2 sha1 k\n", Some(0o600), ModeRule::Enforce).unwrap().value,
+        autojoin: false,
     }
 }
 
@@ -255,4 +256,27 @@ fn classic_text_from_a_serial_line_is_checked_by_its_inner_auth() {
     let forged = String::from_utf8(status_of(&tick(&mut b, 100)[0]).classic()).unwrap().replace("st=init", "st=dead");
     let _ = a.handle(ms(101), 1000, Input::PacketReceived { medium: 1, bytes: forged.as_bytes() }).count();
     assert_eq!(a.counters().malformed_or_bad_auth, 1);
+}
+
+#[test]
+fn reload_adds_and_forgets_nodes_and_autojoin_admits_strangers() {
+    let mut a = Membership::new(cfg("nodea"), Identity { uuid: [1; 16], generation: 5 }, ms(0));
+    let mut c = cfg("nodec");
+    c.nodes.push("nodec".into());
+    let mut stranger = Membership::new(c, Identity { uuid: [3; 16], generation: 2 }, ms(0));
+    let hb = tick(&mut stranger, 0).remove(0);
+    let _ = a.handle(ms(1), 1000, Input::PacketReceived { medium: 0, bytes: &hb }).count();
+    assert_eq!((a.counters().unknown_node, a.node_status("nodec")), (1, None), "autojoin none");
+    let mut auto = cfg("nodea");
+    auto.autojoin = true;
+    auto.deadtime = Duration::from_millis(700);
+    let _ = a.handle(ms(2), 1000, Input::ConfigChanged(auto)).count();
+    let hb = tick(&mut stranger, 100).remove(0);
+    let _ = a.handle(ms(101), 1000, Input::PacketReceived { medium: 0, bytes: &hb }).count();
+    assert_eq!((a.counters().unknown_node, a.node_status("nodec")), (1, Some(NodeStatus::Init)), "joined");
+    // Reloading without nodeb and without autojoin forgets both.
+    let mut lone = cfg("nodea");
+    lone.nodes = vec!["nodea".into()];
+    let _ = a.handle(ms(200), 1000, Input::ConfigChanged(lone)).count();
+    assert_eq!((a.node_status("nodeb"), a.node_status("nodec")), (None, None));
 }

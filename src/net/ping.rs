@@ -96,6 +96,7 @@ impl Pinger {
             let (targets, id, deliver) = (self.targets.clone(), self.id, deliver.clone());
             std::thread::Builder::new()
                 .name("ping-rx".into())
+                .stack_size(crate::net::serial::STACK)
                 .spawn(move || {
                     let mut buf = [0u8; 2048];
                     loop {

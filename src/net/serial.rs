@@ -9,6 +9,9 @@ use nix::sys::termios::{self, BaudRate, ControlFlags, SetArg};
 
 use crate::wire::message::{MAXMSG, parse_datagram};
 
+/// Stack of the helper threads: small, because `realtime` locks every page in memory.
+pub const STACK: usize = 128 * 1024;
+
 fn baud_rate(baud: u32) -> Option<BaudRate> {
     Some(match baud {
         9600 => BaudRate::B9600,
@@ -92,6 +95,7 @@ pub fn spawn(s: Serial, deliver: impl Fn(Vec<u8>) -> bool + Send + 'static) -> R
     let device = s.device.clone();
     std::thread::Builder::new()
         .name(format!("serial-rx {device}"))
+        .stack_size(STACK)
         .spawn(move || {
             let mut framer = Framer::default();
             let mut buf = [0u8; 4096];
@@ -121,6 +125,7 @@ pub fn spawn(s: Serial, deliver: impl Fn(Vec<u8>) -> bool + Send + 'static) -> R
     // they happen off the event loop.
     std::thread::Builder::new()
         .name(format!("serial-tx {device}"))
+        .stack_size(STACK)
         .spawn(move || {
             for datagram in rx {
                 let Ok(d) = parse_datagram(&datagram) else { continue };
