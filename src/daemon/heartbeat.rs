@@ -219,7 +219,7 @@ async fn main_loop(
                     let _ = tx.send(bytes.clone());
                 }
             }
-            perform(&links, a).await;
+            perform(&links, &view.links, a).await;
         }
         bad_logged = log_bad_packets(&engine, now(), bad_logged);
         let deadline = engine.next_deadline().at;
@@ -329,7 +329,7 @@ fn log_bad_packets(engine: &Membership, now: Instant, last: Option<(Instant, u64
     Some((now, bad))
 }
 
-async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)], a: Action) {
+async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)], link_names: &[String], a: Action) {
     match a {
         Action::Send(bytes) => {
             for (iface, sock, dest) in links {
@@ -339,6 +339,11 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
             }
         }
         Action::Ping => {}
+        Action::LinkStatusChanged { node, medium, up } => {
+            let link = link_names.get(medium).map_or("?", String::as_str);
+            log(&format!("info: Link {node}:{link} {}.", if up { "up" } else { "dead" }));
+        }
+        Action::NodeRestarted { node } => log(&format!("info: Heartbeat restart on node {node}")),
         Action::Deliver { from, msg } => log(&format!("debug: message t={} from {from}", msg.get_str("t").unwrap_or("?"))),
         // Heartbeat's own log lines, which monitoring scripts grep for.
         Action::NodeStatusChanged { node, status: NodeStatus::Dead } => log(&format!("WARN: node {node}: is dead")),

@@ -118,6 +118,17 @@ pub enum Action {
         interval: Duration,
         past_deadtime: bool,
     },
+    /// A peer was heard again on a medium, or went silent on it for its deadtime
+    /// (3.0.6: `Link nodeb:eth0 up.` / `dead.`).
+    LinkStatusChanged {
+        node: String,
+        medium: usize,
+        up: bool,
+    },
+    /// A peer restarted (a heartbeat with a newer generation).
+    NodeRestarted {
+        node: String,
+    },
     /// An authenticated cluster message for this node (not a heartbeat, not flow control),
     /// delivered once, for the layer above.
     Deliver {
@@ -132,6 +143,7 @@ pub enum Why {
     Keepalive,
     Dead(String),
     Retransmit(String),
+    LinkDead(String),
 }
 
 /// Datagrams dropped or handled, by reason (shown in status output).
@@ -171,7 +183,7 @@ struct Peer {
     /// When the last status (or ping reply) arrived (local clock).
     last_heard: Option<Instant>,
     /// Per medium: when the last accepted message from this node arrived on it.
-    links: HashMap<usize, Instant>,
+    links: HashMap<usize, Link>,
     deadtime: Duration,
     generation: u64,
     /// Highest sequence number accepted.
@@ -179,6 +191,13 @@ struct Peer {
     /// Missing sequence numbers: (first noticed, next request).
     missing: BTreeMap<u64, (Instant, Instant)>,
     uuid: Option<Vec<u8>>,
+}
+
+/// One medium's view of one peer.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    last: Instant,
+    up: bool,
 }
 
 struct Sent {
@@ -249,7 +268,7 @@ impl Membership {
         }
         let p = self.peers.get(node)?;
         // A dead node has no live link, even if a late non-status message refreshed one.
-        Some(p.status != NodeStatus::Dead && p.links.get(&medium).is_some_and(|&t| now.since(t) < p.deadtime))
+        Some(p.status != NodeStatus::Dead && p.links.get(&medium).is_some_and(|l| l.up && now.since(l.last) < p.deadtime))
     }
 
     pub fn node_status(&self, node: &str) -> Option<NodeStatus> {
@@ -292,6 +311,12 @@ impl Membership {
             if let Some((_, next)) = p.missing.values().min_by_key(|(_, next)| *next) {
                 if *next < best.at {
                     best = Deadline { at: *next, why: Why::Retransmit(name.clone()) };
+                }
+            }
+            for l in p.links.values().filter(|l| l.up) {
+                let at = l.last + p.deadtime;
+                if at < best.at {
+                    best = Deadline { at, why: Why::LinkDead(name.clone()) };
                 }
             }
             if p.status == NodeStatus::Dead {
@@ -341,6 +366,20 @@ impl Membership {
                 p.missing.clear();
             }
             self.actions.push(Action::NodeStatusChanged { node: name, status: NodeStatus::Dead });
+        }
+        // 3.0.6 logs the node's death first, then its links'.
+        let mut silent = Vec::new();
+        for (name, p) in &mut self.peers {
+            for (m, l) in p.links.iter_mut() {
+                if l.up && (now >= l.last + p.deadtime || p.status == NodeStatus::Dead) {
+                    l.up = false;
+                    silent.push((name.clone(), *m));
+                }
+            }
+        }
+        silent.sort();
+        for (node, medium) in silent {
+            self.actions.push(Action::LinkStatusChanged { node, medium, up: false });
         }
         requests.sort();
         for (name, seq) in requests {
@@ -490,13 +529,22 @@ impl Membership {
                 self.counters.replayed += 1;
                 return;
             }
+            if p.generation != 0 {
+                self.actions.push(Action::NodeRestarted { node: src.clone() });
+            }
             p.generation = generation;
             p.last_seq = 0;
             p.missing.clear();
         }
         // The link carried an authentic message from this node, even if it is a duplicate of one
         // that came first on another medium.
-        p.links.insert(medium, now);
+        let link = p.links.entry(medium).or_insert(Link { last: now, up: false });
+        link.last = now;
+        // A dead node's links come back with its heartbeats, not with a straggler.
+        if !link.up && (p.status != NodeStatus::Dead || is_status) {
+            link.up = true;
+            self.actions.push(Action::LinkStatusChanged { node: src.clone(), medium, up: true });
+        }
         if let Some(u) = msg.get("srcuuid") {
             if u.len() == 16 && p.uuid.as_deref() != Some(u) {
                 p.uuid = Some(u.to_vec());

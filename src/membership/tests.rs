@@ -280,3 +280,29 @@ fn reload_adds_and_forgets_nodes_and_autojoin_admits_strangers() {
     let _ = a.handle(ms(200), 1000, Input::ConfigChanged(lone)).count();
     assert_eq!((a.node_status("nodeb"), a.node_status("nodec")), (None, None));
 }
+
+#[test]
+fn a_silent_medium_goes_dead_while_the_node_lives_on_the_other() {
+    let mut a = Membership::new(cfg("nodea"), Identity { uuid: [1; 16], generation: 5 }, ms(0));
+    let mut b = Membership::new(cfg("nodeb"), Identity { uuid: [2; 16], generation: 9 }, ms(0));
+    let mut events = Vec::new();
+    for t in 0..10u64 {
+        let hb = tick(&mut b, t * 100).remove(0);
+        // Medium 1 carries only the first two heartbeats.
+        for m in if t < 2 { vec![0, 1] } else { vec![0] } {
+            events.extend(a.handle(ms(t * 100 + 1), 1000, Input::PacketReceived { medium: m, bytes: &hb }));
+        }
+        events.extend(a.handle(ms(t * 100 + 50), 1000, Input::DeadlineReached));
+    }
+    let links: Vec<_> = events.into_iter().filter(|x| matches!(x, Action::LinkStatusChanged { .. })).collect();
+    assert_eq!(
+        links,
+        vec![
+            Action::LinkStatusChanged { node: "nodeb".into(), medium: 0, up: true },
+            Action::LinkStatusChanged { node: "nodeb".into(), medium: 1, up: true },
+            Action::LinkStatusChanged { node: "nodeb".into(), medium: 1, up: false },
+        ]
+    );
+    assert_eq!((a.link_up(ms(950), "nodeb", 0), a.link_up(ms(950), "nodeb", 1)), (Some(true), Some(false)));
+    assert_eq!(a.node_status("nodeb"), Some(NodeStatus::Init));
+}

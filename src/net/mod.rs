@@ -53,6 +53,8 @@ fn udp_socket(iface: &str) -> Result<Socket, String> {
 fn receiver(iface: &str, port: u16, group: Option<Ipv4Addr>) -> Result<std::net::UdpSocket, String> {
     let s = udp_socket(iface)?;
     s.set_broadcast(true).map_err(err("SO_BROADCAST".into()))?;
+    // Room for a burst of junk (a flood) without the kernel dropping a real heartbeat behind it.
+    let _ = s.set_recv_buffer_size(4 << 20);
     if let Some(g) = group {
         let index = nix::net::if_::if_nametoindex(iface).map_err(|e| format!("interface {iface}: {e}"))?;
         s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index)).map_err(err(format!("joining {g} on {iface}")))?;
