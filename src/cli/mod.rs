@@ -34,6 +34,12 @@ struct HeartbeatCli {
     command: Option<Command>,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Heartbeat,
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check ha.cf, haresources, authkeys and the ldirectord configurations haresources names.
@@ -52,6 +58,12 @@ enum Command {
         /// The control socket cl_status talks to.
         #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
         ctl_socket: PathBuf,
+        /// Log line format on stderr: Heartbeat's, or one JSON object a line.
+        #[arg(long, value_enum, default_value = "heartbeat")]
+        log_format: LogFormat,
+        /// More debug output (repeatable), on top of ha.cf's `debug`.
+        #[arg(short = 'd', action = clap::ArgAction::Count)]
+        debug: u8,
     },
     /// The running daemon's view: nodes, links, dropped-datagram counters.
     Status {
@@ -106,7 +118,20 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
-        Some(Command::Run { config_dir, state_dir, node, ctl_socket }) => run(&config_dir, state_dir, node, ctl_socket),
+        Some(Command::Run { config_dir, state_dir, node, ctl_socket, log_format, debug }) => {
+            let opts = crate::daemon::heartbeat::Options {
+                node: String::new(),
+                state_dir,
+                ctl: ctl_socket,
+                stderr: true,
+                log_format: match log_format {
+                    LogFormat::Heartbeat => crate::daemon::logging::Format::Heartbeat,
+                    LogFormat::Json => crate::daemon::logging::Format::Json,
+                },
+                debug: u32::from(debug),
+            };
+            run(&config_dir, node, opts)
+        }
         Some(Command::Ipvs(a)) => ipvs::run(a),
         Some(Command::Status { json, ctl_socket }) => {
             let mut args = vec!["status".to_owned()];
@@ -137,7 +162,7 @@ fn rest(args: &[OsString], from: usize) -> Vec<String> {
 
 /// `heartbeat run`: membership over the configured UDP media (resources come with the failover
 /// work); refuses what it cannot run.
-fn run(dir: &Path, state_dir: PathBuf, node: Option<String>, ctl: PathBuf) -> ExitCode {
+fn run(dir: &Path, node: Option<String>, mut opts: crate::daemon::heartbeat::Options) -> ExitCode {
     let cfg = match crate::config::load::load_dir(dir) {
         Ok(c) => {
             for w in &c.warnings {
@@ -162,7 +187,8 @@ fn run(dir: &Path, state_dir: PathBuf, node: Option<String>, ctl: PathBuf) -> Ex
     }
     let node =
         node.or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())).unwrap_or_default().to_ascii_lowercase();
-    match crate::daemon::heartbeat::run(cfg, crate::daemon::heartbeat::Options { node, state_dir, ctl }) {
+    opts.node = node;
+    match crate::daemon::heartbeat::run(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("heartbeat: {e}");

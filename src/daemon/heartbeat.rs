@@ -20,10 +20,27 @@ pub struct Options {
     pub node: String,
     pub state_dir: PathBuf,
     pub ctl: PathBuf,
+    /// Also log to stderr (the foreground `heartbeat run`).
+    pub stderr: bool,
+    pub log_format: crate::daemon::logging::Format,
+    /// `-d` flags on top of ha.cf's `debug`.
+    pub debug: u32,
 }
 
-fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "heartbeat: {msg}");
+/// Logs one line; Heartbeat's level prefix (`info: `, `WARN: `, `ERROR: `, `CRIT: `, `debug: `)
+/// picks the level, as in its own messages.
+pub fn log(msg: &str) {
+    if let Some(m) = msg.strip_prefix("CRIT: ") {
+        tracing::error!(crit = true, "{m}");
+    } else if let Some(m) = msg.strip_prefix("ERROR: ") {
+        tracing::error!("{m}");
+    } else if let Some(m) = msg.strip_prefix("WARN: ") {
+        tracing::warn!("{m}");
+    } else if let Some(m) = msg.strip_prefix("debug: ") {
+        tracing::debug!("{m}");
+    } else {
+        tracing::info!("{}", msg.strip_prefix("info: ").unwrap_or(msg));
+    }
 }
 
 fn wall_secs() -> u64 {
@@ -58,6 +75,17 @@ type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
 /// Runs until SIGTERM or SIGINT.
 pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
     let hc = &cfg.ha_cf;
+    crate::daemon::logging::init(crate::daemon::logging::Settings {
+        node: opts.node.clone(),
+        logfile: hc.logfile.clone(),
+        debugfile: hc.debugfile.clone(),
+        // No logfile, debugfile or facility: 3.0.6 logs through its logging daemon to syslog.
+        facility: hc.logfacility.clone().or_else(|| (hc.logfile.is_none() && hc.debugfile.is_none()).then(|| "daemon".to_owned())),
+        debug: hc.debug + opts.debug,
+        stderr: opts.stderr,
+        format: opts.log_format,
+        program: "heartbeat",
+    });
     let identity = load_identity(&opts.state_dir)?;
     let media = crate::net::open(&hc.media, hc.baud)?;
     let ping_nodes: Vec<(String, Vec<String>)> = hc.ping.iter().map(|p| (p.name.clone(), p.hosts.clone())).collect();
@@ -200,7 +228,9 @@ async fn main_loop(
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
 
     let mut engine = Membership::new(mcfg, identity, now());
-    log(&format!("heartbeat-rs {} starting as {} (generation {})", env!("CARGO_PKG_VERSION"), opts.node, identity.generation));
+    log(&format!("info: Configuration validated. Starting heartbeat-rs {} (Heartbeat 3.0.6 compatible)", env!("CARGO_PKG_VERSION")));
+    log(&format!("info: Heartbeat generation: {}", identity.generation));
+    log(&format!("info: {} starting as node {}", env!("CARGO_PKG_NAME"), opts.node));
     let mut actions: Vec<Action> = engine.handle(now(), wall_secs(), Input::DeadlineReached).collect();
     // No resource manager yet: this node is up at once and active after its first keepalive.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
