@@ -140,3 +140,90 @@ fn run_refuses_crm_saying_why() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("does not run the CRM"), "{}", stderr(&o));
 }
+
+/// `heartbeat` with 3.0.6's flags, paths moved by the environment.
+fn legacy(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("HEARTBEAT_RS_CONFIG_DIR", dir.join("etc"))
+        .env("HEARTBEAT_RS_STATE_DIR", dir.join("state"))
+        .env("HEARTBEAT_RS_PIDFILE", dir.join("heartbeat.pid"))
+        .env("HEARTBEAT_RS_CTL", dir.join("ctl.sock"))
+        .output()
+        .unwrap()
+}
+
+fn await_rc(dir: &Path, args: &[&str], rc: i32) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let o = legacy(dir, args);
+        if o.status.code() == Some(rc) || std::time::Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn legacy_flags_start_query_refuse_a_second_daemon_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("etc")).unwrap();
+    // ucast on loopback needs no broadcast address and stays on this machine.
+    let port = 20000 + (std::process::id() % 20000);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_ascii_lowercase();
+    std::fs::write(
+        d.join("etc/ha.cf"),
+        format!("keepalive 100ms\ndeadtime 1\ninitdead 12\nudpport {port}\nucast lo 127.0.0.1\nnode {host} otherhost\nauto_failback on\ncrm off\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("etc/authkeys"), "auth 1\n1 sha1 legacy-test\n").unwrap();
+    std::fs::set_permissions(d.join("etc/authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(d.join("etc/haresources"), "").unwrap();
+
+    let o = legacy(d, &["-V"]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).starts_with("3.0.6 (heartbeat-rs ")), (Some(0), true));
+    let o = legacy(d, &["-s"]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()), (Some(3), "heartbeat is stopped. No process\n"));
+    assert_eq!(legacy(d, &["-x"]).status.code(), Some(2));
+    let o = legacy(d, &["-M"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-M is not supported"), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&legacy(d, &["-k"]).stdout), "INFO: Heartbeat already stopped.\n");
+
+    // A stale pid file (no daemon holds it) is taken over.
+    std::fs::write(d.join("heartbeat.pid"), "999999\n").unwrap();
+    let o = legacy(d, &["-s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = legacy(d, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // -k and -r wait for a starting daemon; -s says it is starting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let o = loop {
+        let o = await_rc(d, &["-s"], 0);
+        if String::from_utf8_lossy(&o.stdout).starts_with("heartbeat OK") || std::time::Instant::now() > deadline {
+            break o;
+        }
+    };
+    assert_eq!(o.status.code(), Some(0), "daemon never came up: {}", stderr(&o));
+    let pid: i32 = std::fs::read_to_string(d.join("heartbeat.pid")).unwrap().trim().parse().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("heartbeat OK [pid {pid} et al] is running on ")));
+    let second = legacy(d, &[]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(stderr(&second).contains(&format!("already running [pid {pid}]")), "{}", stderr(&second));
+    assert_eq!(legacy(d, &["-r"]).status.code(), Some(0), "reload signals the running daemon");
+    assert_eq!(legacy(d, &["-s"]).status.code(), Some(0), "still running after a reload");
+    assert_eq!(legacy(d, &["-k"]).status.code(), Some(0));
+    let o = legacy(d, &["-s"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "stopped, pid file removed: {} {:?}",
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string(d.join("heartbeat.pid"))
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    );
+}

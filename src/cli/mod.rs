@@ -7,6 +7,7 @@
 
 mod check_config;
 mod ipvs;
+mod legacy;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -103,10 +104,11 @@ enum Command {
 }
 
 fn heartbeat(args: Vec<OsString>) -> ExitCode {
-    // Heartbeat 3.0.6's own flags (-k, -r, -s, …) come with the daemon work.
-    if args.get(1).is_some_and(|a| a.to_string_lossy().starts_with('-') && !a.to_string_lossy().starts_with("--") && a != "-h" && a != "-V")
+    // No argument, or Heartbeat 3.0.6's own flags (-k, -r, -s, …): the legacy daemon command.
+    if args.len() == 1
+        || args.get(1).is_some_and(|a| a.to_string_lossy().starts_with('-') && !a.to_string_lossy().starts_with("--") && a != "-h")
     {
-        return not_implemented("heartbeat (legacy daemon flags)");
+        return legacy::run(&args);
     }
     let cli = match HeartbeatCli::try_parse_from(args) {
         Ok(c) => c,
@@ -129,6 +131,8 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
                     LogFormat::Json => crate::daemon::logging::Format::Json,
                 },
                 debug: u32::from(debug),
+                notes: Vec::new(),
+                ready: None,
             };
             run(&config_dir, node, opts)
         }
@@ -147,7 +151,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
         }
         Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),
         Some(Command::HbTakeover { .. }) => not_implemented("hb_takeover"),
-        None => not_implemented("heartbeat (daemon mode)"),
+        None => legacy::run(&[]),
     }
 }
 
@@ -163,6 +167,23 @@ fn rest(args: &[OsString], from: usize) -> Vec<String> {
 /// `heartbeat run`: membership over the configured UDP media (resources come with the failover
 /// work); refuses what it cannot run.
 fn run(dir: &Path, node: Option<String>, mut opts: crate::daemon::heartbeat::Options) -> ExitCode {
+    let Some(cfg) = load_for_run(dir) else {
+        return ExitCode::from(1);
+    };
+    let node =
+        node.or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())).unwrap_or_default().to_ascii_lowercase();
+    opts.node = node;
+    match crate::daemon::heartbeat::run(cfg, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("heartbeat: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads the configuration for a daemon start, printing warnings and errors; `None` refuses.
+fn load_for_run(dir: &Path) -> Option<crate::config::load::HaConfig> {
     let cfg = match crate::config::load::load_dir(dir) {
         Ok(c) => {
             for w in &c.warnings {
@@ -175,7 +196,7 @@ fn run(dir: &Path, node: Option<String>, mut opts: crate::daemon::heartbeat::Opt
                 eprintln!("{d}");
             }
             eprintln!("heartbeat: configuration in {} has errors; not starting", dir.display());
-            return ExitCode::from(1);
+            return None;
         }
     };
     if cfg.ha_cf.crm != crate::config::ha_cf::Crm::Off {
@@ -183,16 +204,7 @@ fn run(dir: &Path, node: Option<String>, mut opts: crate::daemon::heartbeat::Opt
             "heartbeat: {}/ha.cf turns crm (pacemaker) on; heartbeat-rs runs Heartbeat v1 resource management (haresources) only and does not run the CRM. Set \"crm off\" (or remove the line) to use haresources.",
             dir.display()
         );
-        return ExitCode::from(1);
+        return None;
     }
-    let node =
-        node.or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())).unwrap_or_default().to_ascii_lowercase();
-    opts.node = node;
-    match crate::daemon::heartbeat::run(cfg, opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("heartbeat: {e}");
-            ExitCode::from(1)
-        }
-    }
+    Some(cfg)
 }

@@ -25,6 +25,10 @@ pub struct Options {
     pub log_format: crate::daemon::logging::Format,
     /// `-d` flags on top of ha.cf's `debug`.
     pub debug: u32,
+    /// Lines for the log once it is open (found before it was).
+    pub notes: Vec<String>,
+    /// Called once the daemon answers signals and cl_status (writes the pid file; tells systemd).
+    pub ready: Option<Box<dyn FnOnce()>>,
 }
 
 /// Logs one line; Heartbeat's level prefix (`info: `, `WARN: `, `ERROR: `, `CRIT: `, `debug: `)
@@ -86,6 +90,9 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
         format: opts.log_format,
         program: "heartbeat",
     });
+    for n in &opts.notes {
+        log(n);
+    }
     let identity = load_identity(&opts.state_dir)?;
     let media = crate::net::open(&hc.media, hc.baud)?;
     let ping_nodes: Vec<(String, Vec<String>)> = hc.ping.iter().map(|p| (p.name.clone(), p.hosts.clone())).collect();
@@ -226,6 +233,12 @@ async fn main_loop(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).map_err(|e| e.to_string())?;
+    let mut usr2 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2()).map_err(|e| e.to_string())?;
+    let mut opts = opts;
+    if let Some(ready) = opts.ready.take() {
+        ready();
+    }
 
     let mut engine = Membership::new(mcfg, identity, now());
     log(&format!("info: Configuration validated. Starting heartbeat-rs {} (Heartbeat 3.0.6 compatible)", env!("CARGO_PKG_VERSION")));
@@ -298,6 +311,8 @@ async fn main_loop(
                     log("info: configuration reloaded");
                 }
             }
+            _ = usr1.recv() => log(&format!("info: debug level now {}", crate::daemon::logging::adjust_debug(1))),
+            _ = usr2.recv() => log(&format!("info: debug level now {}", crate::daemon::logging::adjust_debug(-1))),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -9,6 +9,17 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The debug level in force: `debug N` + `-d`s, raised by SIGUSR1 and lowered by SIGUSR2.
+static DEBUG: AtomicU32 = AtomicU32::new(0);
+
+/// Changes the debug level by `delta` (SIGUSR1: +1, SIGUSR2: -1); returns the new level.
+pub fn adjust_debug(delta: i32) -> u32 {
+    let new = DEBUG.load(Ordering::Relaxed).saturating_add_signed(delta);
+    DEBUG.store(new, Ordering::Relaxed);
+    new
+}
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -162,6 +173,7 @@ impl HeartbeatLayer {
         let fallback = !notes.is_empty();
         let facility = s.facility.as_deref().and_then(facility_code).or(fallback.then_some(3));
         let syslog = facility.and_then(|f| open_syslog().map(|sock| (sock, f)));
+        DEBUG.store(s.debug, Ordering::Relaxed);
         let layer = HeartbeatLayer { s, sinks: Mutex::new(Sinks { logfile, debugfile, syslog }) };
         for n in notes {
             layer.write(Level::ERROR, false, &n, &[]);
@@ -178,7 +190,7 @@ impl HeartbeatLayer {
             _ => "debug",
         };
         let is_debug = level > Level::INFO;
-        if is_debug && self.s.debug == 0 {
+        if is_debug && DEBUG.load(Ordering::Relaxed) == 0 {
             return;
         }
         let pid = std::process::id();
