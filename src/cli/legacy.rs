@@ -248,6 +248,7 @@ fn start(f: &Flags) -> ExitCode {
     opts.ready = Some(Box::new(move || {
         let mut l = writer.borrow_mut();
         let _ = l.set_len(0).and_then(|_| l.rewind()).and_then(|_| writeln!(l, "{}", std::process::id()));
+        crate::daemon::notify::ready();
     }));
     let result = crate::daemon::heartbeat::run(cfg, opts);
     let _ = std::fs::remove_file(&path);

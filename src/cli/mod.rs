@@ -132,7 +132,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
                 },
                 debug: u32::from(debug),
                 notes: Vec::new(),
-                ready: None,
+                ready: Some(Box::new(crate::daemon::notify::ready)),
             };
             run(&config_dir, node, opts)
         }

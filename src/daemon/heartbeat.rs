@@ -317,7 +317,8 @@ async fn main_loop(
             _ = int.recv() => break,
         }
     }
-    log("shutting down");
+    crate::daemon::notify::notify("STOPPING=1");
+    log("info: shutting down");
     let _ = std::fs::remove_file(&opts.ctl);
     Ok(())
 }

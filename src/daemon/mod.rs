@@ -2,3 +2,4 @@
 
 pub mod heartbeat;
 pub mod logging;
+pub mod notify;
