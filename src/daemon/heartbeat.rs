@@ -74,7 +74,7 @@ fn load_identity(dir: &Path) -> Result<Identity, String> {
     Ok(Identity { uuid, generation })
 }
 
-type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
+pub type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
 
 /// Runs until SIGTERM or SIGINT.
 pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
@@ -229,6 +229,10 @@ async fn main_loop(
         .map(|l| tokio::net::UdpSocket::from_std(l.send).map(|s| (l.iface, s, l.dest)).map_err(|e| format!("sender: {e}")))
         .collect::<Result<_, _>>()?;
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<CtlRequest>(16);
+    if let Some(addr) = loaded.ha_cf.metrics {
+        crate::daemon::metrics::spawn(addr, ctl_tx.clone()).await?;
+        log(&format!("info: Prometheus metrics on http://{addr}/metrics"));
+    }
     spawn_ctl(&opts.ctl, ctl_tx)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -493,6 +497,7 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
                 None => (1, String::new()),
             }
         }
+        Some("metrics") => (0, metrics_text(engine, now, view)),
         Some("status") if flag("--json") => (0, status_json(engine, now, view)),
         Some("status") => {
             let c = engine.counters();
@@ -513,6 +518,54 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
         Some(other) => (11, format!("!{other}: invalid sub-command.\n")),
         None => (1, "!no sub-command\n".into()),
     }
+}
+
+/// Prometheus text exposition: node and link gauges, datagram counters.
+fn metrics_text(engine: &Membership, now: Instant, view: &View) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let mut out = String::new();
+    out.push_str(
+        "# HELP heartbeat_node_up Whether a node (or ping node) is alive, as cl_status nodestatus says.\n# TYPE heartbeat_node_up gauge\n",
+    );
+    for (n, ping) in &view.listed {
+        let st = engine.node_status(n).unwrap_or(NodeStatus::Dead);
+        out.push_str(&format!(
+            "heartbeat_node_up{{node=\"{}\",type=\"{}\",status=\"{}\"}} {}\n",
+            esc(n),
+            if *ping { "ping" } else { "normal" },
+            st.name(),
+            u8::from(st != NodeStatus::Dead)
+        ));
+    }
+    out.push_str("# HELP heartbeat_link_up Whether a node was heard on a link within its deadtime.\n# TYPE heartbeat_link_up gauge\n");
+    for (n, _) in view.listed.iter().filter(|(_, ping)| !ping) {
+        for l in &view.names {
+            let up = view.links.iter().enumerate().filter(|(_, x)| *x == l).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+            out.push_str(&format!("heartbeat_link_up{{node=\"{}\",link=\"{}\"}} {}\n", esc(n), esc(l), u8::from(up)));
+        }
+    }
+    let c = engine.counters();
+    out.push_str(
+        "# HELP heartbeat_datagrams_total Datagrams received, by what became of them.\n# TYPE heartbeat_datagrams_total counter\n",
+    );
+    for (result, v) in [
+        ("accepted", c.accepted),
+        ("malformed_or_bad_auth", c.malformed_or_bad_auth),
+        ("unknown_node", c.unknown_node),
+        ("replayed", c.replayed),
+        ("duplicate", c.duplicate),
+    ] {
+        out.push_str(&format!("heartbeat_datagrams_total{{result=\"{result}\"}} {v}\n"));
+    }
+    out.push_str("# HELP heartbeat_retransmissions_total Retransmission requests sent, messages re-sent, messages given up.\n# TYPE heartbeat_retransmissions_total counter\n");
+    for (kind, v) in [("requested", c.rexmit_requested), ("sent", c.rexmit_sent), ("lost", c.lost)] {
+        out.push_str(&format!("heartbeat_retransmissions_total{{kind=\"{kind}\"}} {v}\n"));
+    }
+    out.push_str(&format!(
+        "# HELP heartbeat_node_deaths_total Times a peer was declared dead.\n# TYPE heartbeat_node_deaths_total counter\nheartbeat_node_deaths_total {}\n",
+        c.node_deaths
+    ));
+    out
 }
 
 /// `heartbeat status --json`: nodes, links and the datagram counters.

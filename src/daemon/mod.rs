@@ -2,4 +2,5 @@
 
 pub mod heartbeat;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
