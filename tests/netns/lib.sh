@@ -101,13 +101,16 @@ stamp_lines() {
 # ours_stop PID [SIGNAL]: signals the daemon and reaps it (SIGKILL after 5 s).
 ours_stop() {
     local pid=$1 sig=${2:-TERM} t0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    t0=$(now_us)
-    while kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]; do
-        if [ $(($(now_us) - t0)) -gt 5000000 ]; then kill -KILL "$pid" 2>/dev/null || true; fi
-        sleep 0.01
-    done
-    wait "$pid" 2>/dev/null || true
+    # (stderr off: no "Killed" job notice from bash)
+    {
+        kill "-$sig" "$pid" || true
+        t0=$(now_us)
+        while alive "$pid"; do
+            if [ $(($(now_us) - t0)) -gt 5000000 ]; then kill -KILL "$pid" || true; fi
+            sleep 0.01
+        done
+        wait "$pid" || true
+    } 2>/dev/null
     untrack "$pid"
 }
 
