@@ -17,12 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD
 BIN=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/debug/heartbeat}")
-hb=/usr/libexec/heartbeat/heartbeat
-[ "$(id -u)" = 0 ] || { echo "interop: needs root"; exit 1; }
-[ -x "$hb" ] || { echo "interop: $hb missing (apt-get install heartbeat)"; exit 1; }
-[ -x "$BIN" ] || { echo "interop: $BIN missing (cargo build)"; exit 1; }
 # shellcheck source=tests/netns/lib.sh
 . tests/netns/lib.sh
+[ "$(id -u)" = 0 ] || { echo "interop: needs root"; exit 1; }
+[ -x "$REAL_HB" ] || { echo "interop: $REAL_HB missing (apt-get install heartbeat)"; exit 1; }
+[ -x "$BIN" ] || { echo "interop: $BIN missing (cargo build)"; exit 1; }
 
 MEDIA=${MEDIA:-bcast mcast ucast}
 AUTHS=${AUTHS:-crc sha1 md5}
@@ -66,48 +65,13 @@ CF
     chmod 600 "$1/authkeys"
     : >"$1/haresources"
 }
-# The package's state directory layout (api/ and casual/ are where cl_status signs on), empty.
-mkdir -p "$work/varlib"
-(cd /var/lib/heartbeat && find . -type d) | while read -r d; do
-    mkdir -p "$work/varlib/$d"
-    chown --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
-    chmod --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
-done
-mkdir -p "$work/a"
-for f in harc shellfuncs rc.d resource.d; do
-    if [ -e "/etc/ha.d/$f" ]; then cp -a "/etc/ha.d/$f" "$work/a/"; fi
-done
-
-# The real node, in its own mount, UTS and PID namespaces; its log is copied out every 100 ms.
-# shellcheck disable=SC2016 # expanded by the inner shell
-real_node='
-set -u
-W=$1 HB=$2
-hostname nodea
-mount --bind "$W/a" /etc/ha.d
-mount -t tmpfs none /run
-mount --bind "$W/varlib" /var/lib/heartbeat
-mount -t tmpfs none /var/log
-for w in /dev/watchdog*; do [ -e "$w" ] && mount --bind /dev/null "$w"; done
-mkdir -p /run/lock /run/heartbeat/ccm /run/heartbeat/crm
-chown -R hacluster:haclient /run/heartbeat
-# Daemonizing, as an init script starts it (its API for cl_status comes up that way).
-"$HB" >"$W/a.out" 2>&1 </dev/null
-while sleep 0.1; do
-    cp /var/log/ha-log "$W/a.log" 2>/dev/null || true
-done
-'
+real_prepare "$work"
 start_real() {
-    : >"$work/a.log"
-    # --kill-child: killing unshare kills the namespace's init, and with it every process inside.
-    ip netns exec "$nsa" unshare --mount --uts --pid --fork --kill-child --mount-proc bash -c "$real_node" real "$work" "$hb" &
-    REAL=$!
-    track "$REAL"
+    real_start "$nsa" "$work"
+    REAL=$REAL_PID
 }
 kill_real() {
-    kill -KILL "$REAL" 2>/dev/null || true
-    wait "$REAL" 2>/dev/null || true
-    untrack "$REAL"
+    real_kill "$REAL"
     REAL=''
 }
 start_ours() {
@@ -120,13 +84,7 @@ kill_ours() {
     OURS=''
 }
 ours_sees() { cl "$work/b" nodestatus nodea; }
-# The real daemon's view, from its own log lines (the ones operators grep for). Its cl_status
-# cannot sign on in this namespace set-up yet (hb_api_signon fails; see the README), so the log
-# is the witness.
-real_sees() {
-    grep -E "Status update for node nodeb: status [a-z]+|node nodeb: is dead" "$work/a.log" 2>/dev/null | tail -n 1 |
-        sed -E 's/.*status ([a-z]+)$/\1/; s/.*is dead$/dead/' || true
-}
+real_sees() { real_view "$work/a.log" nodeb; }
 show_logs() {
     echo "  --- Heartbeat 3.0.6 (nodea) log" >&2; tail -n 12 "$work/a.log" >&2 2>/dev/null || true
     echo "  --- heartbeat-rs (nodeb) log" >&2; tail -n 8 "$work/b.out" >&2 2>/dev/null || true

@@ -156,3 +156,79 @@ _more_lines() { [ "$(count_lines "$1" "$2")" -gt "$3" ] && echo yes || echo no; 
 
 # alive PID: the process exists and is not a zombie.
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+
+# --- The real Heartbeat 3.0.6 as node `nodea` (Debian package `heartbeat`).
+REAL_HB=/usr/libexec/heartbeat/heartbeat
+
+# real_prepare WORK: WORK/varlib, the package's state directory layout (api/ and casual/ are
+# where cl_status signs on), empty; WORK/a, its /etc/ha.d with the package's scripts (ha.cf,
+# authkeys and haresources are written there by the caller).
+real_prepare() {
+    local w=$1 d f
+    mkdir -p "$w/varlib" "$w/a"
+    (cd /var/lib/heartbeat && find . -type d) | while read -r d; do
+        mkdir -p "$w/varlib/$d"
+        chown --reference="/var/lib/heartbeat/$d" "$w/varlib/$d"
+        chmod --reference="/var/lib/heartbeat/$d" "$w/varlib/$d"
+    done
+    for f in harc shellfuncs rc.d resource.d; do
+        if [ -e "/etc/ha.d/$f" ]; then cp -a "/etc/ha.d/$f" "$w/a/"; fi
+    done
+}
+
+# The real node, in its own mount, UTS and PID namespaces; its log (ha.cf: logfile
+# /var/log/ha-log) is copied to WORK/a.log every 100 ms.
+# shellcheck disable=SC2016 # expanded by the inner shell
+REAL_NODE='
+set -u
+W=$1 HB=$2
+hostname nodea
+mount --bind "$W/a" /etc/ha.d
+mount -t tmpfs none /run
+mount --bind "$W/varlib" /var/lib/heartbeat
+mount -t tmpfs none /var/log
+for w in /dev/watchdog*; do [ -e "$w" ] && mount --bind /dev/null "$w"; done
+mkdir -p /run/lock /run/heartbeat/ccm /run/heartbeat/crm
+chown -R hacluster:haclient /run/heartbeat
+# Daemonizing, as an init script starts it (its API for cl_status comes up that way).
+"$HB" >"$W/a.out" 2>&1 </dev/null
+while sleep 0.1; do
+    cp /var/log/ha-log "$W/a.log" 2>/dev/null || true
+done
+'
+
+# real_start NS WORK: starts the real node in network namespace NS. Sets REAL_PID (the unshare
+# process: --kill-child makes killing it kill the namespace's init, and so every process inside).
+real_start() {
+    : >"$2/a.log"
+    ip netns exec "$1" unshare --mount --uts --pid --fork --kill-child --mount-proc bash -c "$REAL_NODE" real "$2" "$REAL_HB" &
+    REAL_PID=$!
+    track "$REAL_PID"
+}
+
+real_kill() {
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    untrack "$1"
+}
+
+# real_pids UNSHARE-PID: the real daemon's processes (comm `heartbeat`, in the PID namespace
+# of the node started by that unshare).
+real_pids() {
+    local init ns p
+    init=$(pgrep -P "$1" | head -n 1) || return 0
+    ns=$(readlink "/proc/$init/ns/pid") || return 0
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
+        [ "$(cat "$p/comm" 2>/dev/null)" = heartbeat ] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# real_view LOG NODE: the real daemon's view of NODE, from its own log lines (the ones
+# operators grep for). Its cl_status cannot sign on in this namespace set-up yet (hb_api_signon
+# fails; see the README), so the log is the witness.
+real_view() {
+    grep -E "Status update for node $2: status [a-z]+|node $2: is dead" "$1" 2>/dev/null | tail -n 1 |
+        sed -E 's/.*status ([a-z]+)$/\1/; s/.*is dead$/dead/' || true
+}
