@@ -22,7 +22,8 @@ pub fn dispatch(args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or(a.as_os_str()).to_string_lossy().into_owned()).unwrap_or_default();
     match argv0.as_str() {
         "cl_status" => ExitCode::from(crate::daemon::heartbeat::cl_status(&rest(&args, 1)) as u8),
-        "ldirectord" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
+        "hb_standby" | "hb_takeover" => standby_applet(&argv0, &rest(&args, 1)),
+        "ldirectord" => not_implemented(&argv0),
         _ => heartbeat(args),
     }
 }
@@ -52,6 +53,13 @@ enum Command {
         /// The control socket cl_status talks to.
         #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
         ctl_socket: PathBuf,
+        /// Self-fencing when a resource will not stop (default: $HEARTBEAT_RS_FENCE_CMD, else
+        /// `reboot -nf` as Heartbeat 3.0.6 does).
+        #[arg(long)]
+        fence_command: Option<String>,
+        /// Seconds one resource script call may take before it is killed.
+        #[arg(long, default_value_t = 120)]
+        resource_timeout: u64,
     },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
@@ -97,17 +105,49 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
-        Some(Command::Run { config_dir, state_dir, node, ctl_socket }) => run(&config_dir, state_dir, node, ctl_socket),
+        Some(Command::Run { config_dir, state_dir, node, ctl_socket, fence_command, resource_timeout }) => {
+            let fence = fence_command.or_else(|| std::env::var("HEARTBEAT_RS_FENCE_CMD").ok()).unwrap_or_else(|| "reboot -nf".to_owned());
+            run(&config_dir, state_dir, node, ctl_socket, fence, std::time::Duration::from_secs(resource_timeout))
+        }
         Some(Command::Ipvs(a)) => ipvs::run(a),
         Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
         Some(Command::ClStatus { args }) => {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
             ExitCode::from(crate::daemon::heartbeat::cl_status(&args) as u8)
         }
-        Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),
-        Some(Command::HbTakeover { .. }) => not_implemented("hb_takeover"),
+        Some(Command::HbStandby { args }) => {
+            standby_applet("hb_standby", &args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>())
+        }
+        Some(Command::HbTakeover { args }) => {
+            standby_applet("hb_takeover", &args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>())
+        }
         None => not_implemented("heartbeat (daemon mode)"),
     }
+}
+
+/// `hb_standby [all|foreign|local|failback]` / `hb_takeover [...]`, as the 3.0.6 scripts: the
+/// request goes to the running daemon, which negotiates with the peer; they return at once.
+fn standby_applet(name: &str, args: &[String]) -> ExitCode {
+    let usage = || {
+        eprintln!("usage:\n{name} [all|foreign|local|failback]");
+        ExitCode::from(1)
+    };
+    if args.len() > 1 {
+        eprintln!("{name}: too many arguments");
+        return usage();
+    }
+    let class = match args.first().map(String::as_str).unwrap_or("all") {
+        c @ ("all" | "foreign" | "local") => c,
+        // failback: go standby for the peer's groups / take back our own.
+        "failback" if name == "hb_standby" => "foreign",
+        "failback" => "local",
+        "--help" | "-h" => return usage(),
+        other => {
+            eprintln!("{name}: wrong resources({other}).");
+            return usage();
+        }
+    };
+    ExitCode::from(crate::daemon::heartbeat::cl_status(&[name.to_owned(), class.to_owned()]) as u8)
 }
 
 fn not_implemented(what: &str) -> ExitCode {
@@ -121,7 +161,14 @@ fn rest(args: &[OsString], from: usize) -> Vec<String> {
 
 /// `heartbeat run`: membership over the configured UDP media (resources come with the failover
 /// work); refuses what it cannot run.
-fn run(dir: &Path, state_dir: PathBuf, node: Option<String>, ctl: PathBuf) -> ExitCode {
+fn run(
+    dir: &Path,
+    state_dir: PathBuf,
+    node: Option<String>,
+    ctl: PathBuf,
+    fence_cmd: String,
+    rsc_timeout: std::time::Duration,
+) -> ExitCode {
     let cfg = match crate::config::load::load_dir(dir) {
         Ok(c) => {
             for w in &c.warnings {
@@ -146,7 +193,7 @@ fn run(dir: &Path, state_dir: PathBuf, node: Option<String>, ctl: PathBuf) -> Ex
     }
     let node =
         node.or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())).unwrap_or_default().to_ascii_lowercase();
-    match crate::daemon::heartbeat::run(cfg, crate::daemon::heartbeat::Options { node, state_dir, ctl }) {
+    match crate::daemon::heartbeat::run(cfg, crate::daemon::heartbeat::Options { node, state_dir, ctl, fence_cmd, rsc_timeout }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("heartbeat: {e}");

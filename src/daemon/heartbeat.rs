@@ -20,6 +20,10 @@ pub struct Options {
     pub node: String,
     pub state_dir: PathBuf,
     pub ctl: PathBuf,
+    /// Run when a resource will not stop (self-fencing; 3.0.6 reboots).
+    pub fence_cmd: String,
+    /// Limit for one resource script call.
+    pub rsc_timeout: Duration,
 }
 
 fn log(msg: &str) {
@@ -79,11 +83,26 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
             cfg.dir.display()
         ));
     }
+    if hc.nodes.len() > 2 && !cfg.haresources.is_empty() {
+        log("WARN: haresources manages two-node clusters; resources are negotiated with the first other node only");
+    }
+    let (done_tx, done_rx) = mpsc::channel(16);
+    let rsc = super::resources::Edge::new(&cfg, &opts.node, opts.fence_cmd.clone(), opts.rsc_timeout, done_tx);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio: {e}"))?;
-    rt.block_on(main_loop(mcfg, identity, media, opts, hc.nodes.iter().map(|n| n.name.clone()).collect()))
+    rt.block_on(main_loop(mcfg, identity, media, opts, hc.nodes.iter().map(|n| n.name.clone()).collect(), rsc, done_rx))
 }
 
-async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, opts: Options, nodes: Vec<String>) -> Result<(), String> {
+type JobDone = (u64, Vec<crate::resources::Outcome>);
+
+async fn main_loop(
+    mcfg: Config,
+    identity: Identity,
+    media: crate::net::Media,
+    opts: Options,
+    nodes: Vec<String>,
+    mut rsc: super::resources::Edge,
+    mut done_rx: mpsc::Receiver<JobDone>,
+) -> Result<(), String> {
     let origin = tokio::time::Instant::now();
     let now = || Instant(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX));
     let (pkt_tx, mut pkt_rx) = mpsc::channel::<(usize, Vec<u8>)>(1024);
@@ -126,17 +145,36 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
+    rsc.verify_all_idle().await?;
     let mut engine = Membership::new(mcfg, identity, now());
     log(&format!("heartbeat-rs {} starting as {} (generation {})", env!("CARGO_PKG_VERSION"), opts.node, identity.generation));
     let mut actions: Vec<Action> = engine.handle(now(), wall_secs(), Input::DeadlineReached).collect();
     // No resource manager yet: this node is up at once and active after its first keepalive.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
     let mut became_active = false;
+    let mut shutting_down = false;
     loop {
-        for a in actions.drain(..) {
-            perform(&links, a).await;
+        // Membership's actions feed the resource manager, whose messages go back to membership.
+        loop {
+            let mut msgs = Vec::new();
+            if rsc.next_deadline().is_some_and(|d| d <= now()) {
+                msgs.extend(rsc.feed(now(), crate::resources::Event::Tick));
+            }
+            for a in actions.drain(..) {
+                msgs.extend(rsc.observe(now(), &a));
+                perform(&links, a).await;
+            }
+            for m in msgs {
+                actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+            }
+            if actions.is_empty() && rsc.next_deadline().is_none_or(|d| d > now()) {
+                break;
+            }
         }
-        let deadline = engine.next_deadline().at;
+        if rsc.exit {
+            break;
+        }
+        let deadline = engine.next_deadline().at.min(rsc.next_deadline().unwrap_or(Instant(u64::MAX)));
         let sleep_for = Duration::from_micros(deadline.0.saturating_sub(now().0));
         tokio::select! {
             Some((medium, bytes)) = pkt_rx.recv() => {
@@ -151,12 +189,41 @@ async fn main_loop(mcfg: Config, identity: Identity, media: crate::net::Media, o
                 if !became_active {
                     became_active = true;
                     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Active)));
+                    for m in rsc.feed(now(), crate::resources::Event::Start) {
+                        actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                    }
+                }
+            }
+            Some((id, outcomes)) = done_rx.recv() => {
+                for m in rsc.feed(now(), crate::resources::Event::JobDone { id, outcomes }) {
+                    actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
                 }
             }
             Some((args, reply)) = ctl_rx.recv() => {
-                let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &listed_links, &args));
+                match rsc.control(now(), &args) {
+                    Some((ans, msgs)) => {
+                        let _ = reply.send(ans);
+                        for m in msgs {
+                            actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                        }
+                    }
+                    None => {
+                        let _ = reply.send(answer(&engine, now(), &nodes, &link_names, &listed_links, &args));
+                    }
+                }
             }
-            _ = term.recv() => break,
+            // The first SIGTERM hands the resources over (the loop ends once `shutdone` is out);
+            // a second one ends at once.
+            _ = term.recv() => {
+                if shutting_down {
+                    break;
+                }
+                shutting_down = true;
+                log("info: Heartbeat shutdown requested.");
+                for m in rsc.feed(now(), crate::resources::Event::Shutdown) {
+                    actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                }
+            }
             _ = int.recv() => break,
         }
     }

@@ -3,8 +3,8 @@
 # daemon, nodeb runs heartbeat-rs, linked by a veth pair in two network namespaces, over bcast
 # with sha1 authentication. Checks (heartbeat-rs's view by its cl_status, the real daemon's by
 # its log):
-#   1. the real daemon sees heartbeat-rs `active`; heartbeat-rs sees it alive (`up`: a 3.0.6 node
-#      goes `active` only after resource negotiation, which comes with the failover issue);
+#   1. the real daemon sees heartbeat-rs `active`; heartbeat-rs sees it `active` (a 3.0.6 node goes
+#      `active` only after resource negotiation with its peer);
 #   2. heartbeat-rs killed: the real daemon reports it `dead` within deadtime (+ 1 s slack);
 #   3. heartbeat-rs restarted (new generation): the real daemon sees it `active` again;
 #   4. the real daemon killed: heartbeat-rs reports it `dead` within the deadtime the real daemon
@@ -129,10 +129,9 @@ wait_for() {
 start_ours
 ms=$(wait_for real_sees active 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
 echo "interop: Heartbeat 3.0.6 sees heartbeat-rs active (after ${ms} ms)"
-# The real node stays `up` (not `active`) until it has negotiated resources with its peer,
-# which heartbeat-rs does not do yet (failover issue): alive is what membership can show.
-ms=$(wait_for ours_sees up 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
-echo "interop: heartbeat-rs sees Heartbeat 3.0.6 alive (up, after ${ms} ms)"
+# The real node goes `active` once it has negotiated resources with its peer (starting/resource).
+ms=$(wait_for ours_sees active 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
+echo "interop: heartbeat-rs sees Heartbeat 3.0.6 active (after ${ms} ms: resources negotiated)"
 links=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status listhblinks nodea)
 link=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status hblinkstatus nodea vb || true)
 [ "$links" = vb ] && [ "$link" = up ] || { echo "interop: links: listhblinks '$links', hblinkstatus '$link'" >&2; exit 1; }
@@ -146,7 +145,7 @@ echo "interop: heartbeat-rs killed; Heartbeat 3.0.6 reports it dead after ${ms} 
 start_ours
 ms=$(wait_for real_sees active 30)
 echo "interop: heartbeat-rs restarted (new generation); Heartbeat 3.0.6 sees it active again after ${ms} ms"
-ms=$(wait_for ours_sees up 30)
+ms=$(wait_for ours_sees active 30)
 
 kill -KILL "${pids[0]}"
 ms=$(wait_for ours_sees dead $((DEADTIME + 5)))
