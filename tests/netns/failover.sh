@@ -97,8 +97,8 @@ ctl() { # $1 a|b, rest: cl_status arguments
     shift
     HEARTBEAT_RS_CTL="$work/$n/ctl.sock" "$bin" cl_status "$@" 2>/dev/null || true
 }
-has_vip() { ip -n "$1" -o addr show dev eth0 | grep -q " $VIP/"; }
-link_up() { ip -n "$1" -o link show eth0 | grep -q "state UP"; }
+has_vip() { ip -n "$1" -o addr show dev eth0 | grep " $VIP/" >/dev/null; }
+link_up() { ip -n "$1" -o link show eth0 | grep "state UP" >/dev/null; }
 holder() {
     local h=""
     if has_vip "$nsa" && link_up "$nsa"; then h=a; fi
@@ -119,7 +119,7 @@ wait_until() {
 }
 holder_is() { [ "$(holder)" = "$1" ]; }
 pings() { ip netns exec "$nso" ping -c 1 -W 1 "$VIP" >/dev/null 2>&1; }
-neigh_is() { ip -n "$nso" neigh show "$VIP" | grep -q "lladdr $1"; }
+neigh_is() { ip -n "$nso" neigh show "$VIP" | grep "lladdr $1" >/dev/null; }
 expect_holder() { # $1 a|b, $2 seconds, $3 what
     local ms mac
     ms=$(wait_until "$2" holder_is "$1") || fail "$3: VIP not on node$1 within $2 s (holder: $(holder))"
