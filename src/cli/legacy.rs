@@ -219,6 +219,8 @@ fn start(f: &Flags) -> ExitCode {
         debug: f.debug,
         notes,
         ready: None,
+        fence_cmd: super::default_fence(),
+        rsc_timeout: Duration::from_secs(120),
     };
     let Some(mut cfg) = super::load_for_run(&dir) else {
         return ExitCode::from(6);

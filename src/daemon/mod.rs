@@ -4,3 +4,4 @@ pub mod heartbeat;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod resources;
