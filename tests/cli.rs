@@ -117,7 +117,7 @@ fn hb_standby_without_a_daemon_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(BIN).args(["hb_standby", "all"]).env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("cannot connect"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Cannot signon with heartbeat"), "{}", stderr(&o));
     let o = Command::new(BIN).args(["hb_takeover", "a", "b"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("too many arguments"));
