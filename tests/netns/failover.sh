@@ -204,8 +204,10 @@ run_cycle() { # $1 auto_failback
         # The fenced machine is gone: its link with it.
         ip -n "$nsa" link set eth0 down
         expect_holder b 5 "nodea fenced"
-        ip -n "$nsa" link set eth0 up
+        # A fenced machine comes back rebooted, without the VIP.
+        kill -KILL "${daemon[a]}" 2>/dev/null || true
         ip -n "$nsa" addr del "$VIP/24" dev eth0 2>/dev/null || true
+        ip -n "$nsa" link set eth0 up
     fi
     for n in a b; do kill -KILL "${daemon[$n]}" 2>/dev/null || true; done
     wait "${daemon[a]}" "${daemon[b]}" 2>/dev/null || true
