@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod director;
 pub mod ipvs;
 pub mod membership;
 pub mod net;
