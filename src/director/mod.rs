@@ -5,7 +5,7 @@
 pub mod engine;
 pub mod farm;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use engine::{Action, CheckId, Engine, Health, Input, Outcome, Probe};
 pub use farm::{CheckSpec, Farm, Resolve, SystemResolver};
