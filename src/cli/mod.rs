@@ -7,6 +7,7 @@
 
 mod check_config;
 mod ipvs;
+mod ldirectord;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,8 @@ pub fn dispatch(args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or(a.as_os_str()).to_string_lossy().into_owned()).unwrap_or_default();
     match argv0.as_str() {
         "cl_status" => ExitCode::from(crate::daemon::heartbeat::cl_status(&rest(&args, 1)) as u8),
-        "ldirectord" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
+        "ldirectord" => ldirectord::run(rest(&args, 1)),
+        "hb_standby" | "hb_takeover" => not_implemented(&argv0),
         _ => heartbeat(args),
     }
 }
@@ -99,7 +101,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
         Some(Command::CheckConfig(a)) => check_config::run(a),
         Some(Command::Run { config_dir, state_dir, node, ctl_socket }) => run(&config_dir, state_dir, node, ctl_socket),
         Some(Command::Ipvs(a)) => ipvs::run(a),
-        Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
+        Some(Command::Ldirectord { args }) => ldirectord::run(args.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
         Some(Command::ClStatus { args }) => {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
             ExitCode::from(crate::daemon::heartbeat::cl_status(&args) as u8)

@@ -1,3 +1,4 @@
 //! The daemons: thin tokio loops that feed the sans-IO engines and perform their actions.
 
 pub mod heartbeat;
+pub mod ldirectord;
