@@ -118,3 +118,63 @@ fn config_errors_exit_2_with_file_and_line() {
     assert!(err.contains("Config file /nonexistent/x.cf not found"));
     assert_eq!(ld(dir.path(), &["bogus"]).0, 255);
 }
+
+/// haresources `ldirectord::CONFIG` runs the engine inside `heartbeat run` (no fork): a lone node
+/// takes its group after initdead, the table appears; SIGTERM releases it (cleanstop).
+#[test]
+fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let healthy = Arc::new(AtomicBool::new(true));
+    let port = server(healthy);
+    let table = d.join("ipvs.txt");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_ascii_lowercase();
+    let udp = 30000 + (std::process::id() % 20000);
+    std::fs::write(
+        d.join("ha.cf"),
+        format!("keepalive 100ms\ndeadtime 500ms\ninitdead 1\nudpport {udp}\nucast lo 127.0.0.1\nnode {host} peer-never-seen\nauto_failback on\ncrm off\n"),
+    )
+    .unwrap();
+    std::fs::write(d.join("authkeys"), "auth 1\n1 sha1 embed\n").unwrap();
+    std::fs::set_permissions(d.join("authkeys"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(d.join("haresources"), format!("{host} ldirectord::web.cf\n")).unwrap();
+    std::fs::write(
+        d.join("web.cf"),
+        format!(
+            "checkinterval=1\ncleanstop=yes\nlogfile=\"{}\"\nvirtual=127.0.0.1:{port}\n    real=127.0.0.1:{port} masq 3\n    service=http\n    receive=\"OK\"\n",
+            d.join("ld.log").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args(["run", "--config-dir"])
+        .arg(d)
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .arg("--ctl-socket")
+        .arg(d.join("ctl.sock"))
+        .env("HEARTBEAT_RS_IPVS_TABLE", &table)
+        .stderr(std::process::Stdio::from(std::fs::File::create(d.join("hb.err")).unwrap()))
+        .spawn()
+        .unwrap();
+    let listing = || std::fs::read_to_string(&table).unwrap_or_default();
+    let want = format!("127.0.0.1:{port}");
+    let up = Instant::now();
+    while up.elapsed() < Duration::from_secs(15) && !(listing().contains(&format!("TCP  {want}")) && listing().contains("-> ")) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = || std::fs::read_to_string(d.join("hb.err")).unwrap_or_default();
+    assert!(listing().contains(&format!("TCP  {want}")), "no virtual service programmed:\n{}\n{}", listing(), log());
+    assert!(log().contains("started in process"), "{}", log());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(15) && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.try_wait().unwrap();
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    assert!(status.is_some_and(|s| s.success()), "the daemon did not stop cleanly: {}", log());
+    assert!(!listing().contains(&format!("TCP  {want}")), "cleanstop left the service:\n{}", listing());
+}
