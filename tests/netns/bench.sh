@@ -109,11 +109,14 @@ detect_run() {
     track "$tcpd"
     await 10000 yes _more_lines "$work/tcpdump.err" "listening on" 0 >/dev/null
     if [ "$sched" = rr ]; then start_b 1 chrt -r 1; else start_b 1; fi
-    label=$(chrt -p "$PID_B" 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -n 1)
-    if [ "$sched" = rr ]; then label+=" from chrt -r 1"; else label+=", as the daemon sets itself"; fi
     for i in $(seq "$trials"); do
         start_a
         await_pair 10000 || { echo "bench: detect: the pair did not come up (trial $i)" >&2; return 1; }
+        if [ "$i" = 1 ]; then
+            # (once it runs: chrt -p on a process chrt has not yet set up would say SCHED_OTHER)
+            label=$(chrt -p "$PID_B" 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -n 1)
+            if [ "$sched" = rr ]; then label+=" from chrt -r 1"; else label+=", as the daemon sets itself"; fi
+        fi
         # A random phase of nodea's keepalive, after two more heartbeats.
         r=$((RANDOM % ka))
         sleep "$(awk -v ms=$((2 * ka + r)) 'BEGIN {printf "%.3f", ms / 1000}')"
@@ -245,6 +248,11 @@ fast_phase() { # NAME SECONDS [load]
         untrack "$p"
     done
     local dead=$(($(count_lines "$work/b.log" "is dead") - deadb)) deadr=$(($(count_lines "$work/a.log" "is dead") - deada))
+    # When each false dead happened (both logs are stamped), to match against other activity.
+    local when
+    when=$({ grep "is dead" "$work/b.log" | tail -n +$((deadb + 1)); grep "is dead" "$work/a.log" | tail -n +$((deada + 1)); } |
+        while read -r t _; do date -u -d "@${t%.*}" +%T; done | sort | paste -sd, -)
+    [ -z "$when" ] || FAST_NOTES+=("$name: false dead at $when UTC")
     local status=ok
     if ! { alive "$PID_A" && alive "$PID_B"; }; then status="a daemon exited"; fi
     echo "| $name$how | ${secs} s | $dead / $deadr | $(($(count_lines "$work/b.log" "Late heartbeat") - lateb)) / $(($(count_lines "$work/a.log" "Late heartbeat") - latea)) | $status |"
@@ -252,6 +260,7 @@ fast_phase() { # NAME SECONDS [load]
 
 fast() {
     local idle_s=${FAST_IDLE_S:-600} load_s=${FAST_LOAD_S:-60} sched label
+    FAST_NOTES=()
     echo "| keepalive 10 ms / deadtime 40 ms | window | false dead (nodeb: nodea / nodea: nodeb) | late-heartbeat warnings (> 20 ms; nodeb / nodea) | |"
     echo "|---|---|---|---|---|"
     # own: as the daemon schedules itself; rr: both nodes under chrt -r 1 (SCHED_RR, what
@@ -261,12 +270,13 @@ fast() {
         : >"$work/a.log"
         : >"$work/b.log"
         if [ "$sched" = rr ]; then
-            start_b 0 chrt -r 1
-            ours_start "$nsa" "$A" nodea "$work/a.log" chrt -r 1
+            start_b 1 chrt -r 1
+            STAMP=1 ours_start "$nsa" "$A" nodea "$work/a.log" chrt -r 1
             PID_A=$OURS_PID
         else
-            start_b
-            start_a
+            start_b 1
+            STAMP=1 ours_start "$nsa" "$A" nodea "$work/a.log"
+            PID_A=$OURS_PID
         fi
         await_pair 10000 || { echo "bench: fast: the pair did not come up" >&2; return 1; }
         label=$(chrt -p "$PID_B" 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -n 1)
@@ -275,6 +285,10 @@ fast() {
         fast_phase "both cores saturated; $label" "$load_s" load
         stop_pair
     done
+    if [ "${#FAST_NOTES[@]}" -gt 0 ]; then
+        echo
+        printf '(%s)\n' "${FAST_NOTES[@]}"
+    fi
 }
 
 # --- (d) idle cost against the real Heartbeat 3.0.6
