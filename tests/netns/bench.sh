@@ -30,7 +30,10 @@ what=${2:-all}
 
 mkdir -p "$here/target"
 work=$(mktemp -d -p "$here/target" bench.XXXXXX)
-nsa=hbrs-ba-$$ nsb=hbrs-bb-$$
+# Names of our own (other scripts on this machine use hbrs-*-PID, and PIDs wrap): a
+# namespace that exists already makes ns_add fail instead of being shared or deleted.
+tag=$$-$RANDOM
+nsa=hbnt-ba-$tag nsb=hbnt-bb-$tag
 cleanup() {
     ns_cleanup
     [ -n "${KEEP:-}" ] || rm -rf "$work"
@@ -94,9 +97,10 @@ rcvbuf_errors() {
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 
 # --- (a) detection time
-# detect_run KEEPALIVE_MS DEADTIME_MS TRIALS: prints one table row.
+# detect_run KEEPALIVE_MS DEADTIME_MS TRIALS own|rr: prints one table row; nodeb scheduled as
+# the daemon sets itself up (own), or under chrt -r 1 (rr: SCHED_RR, what `realtime on` does).
 detect_run() {
-    local ka=$1 dt=$2 trials=$3 i r tcpd before
+    local ka=$1 dt=$2 trials=$3 sched=$4 i r tcpd before label
     pair_conf "${ka}ms" "${dt}ms" "$((dt * 6 / 10))ms" "$((dt * 2))ms"
     : >"$work/b.log"
     ip netns exec "$nsb" tcpdump -i vb -U -n -w "$work/detect.pcap" --time-stamp-precision=nano \
@@ -104,10 +108,15 @@ detect_run() {
     tcpd=$!
     track "$tcpd"
     await 10000 yes _more_lines "$work/tcpdump.err" "listening on" 0 >/dev/null
-    start_b 1
+    if [ "$sched" = rr ]; then start_b 1 chrt -r 1; else start_b 1; fi
     for i in $(seq "$trials"); do
         start_a
         await_pair 10000 || { echo "bench: detect: the pair did not come up (trial $i)" >&2; return 1; }
+        if [ "$i" = 1 ]; then
+            # (once it runs: chrt -p on a process chrt has not yet set up would say SCHED_OTHER)
+            label=$(chrt -p "$PID_B" 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -n 1)
+            if [ "$sched" = rr ]; then label+=" from chrt -r 1"; else label+=", as the daemon sets itself"; fi
+        fi
         # A random phase of nodea's keepalive, after two more heartbeats.
         r=$((RANDOM % ka))
         sleep "$(awk -v ms=$((2 * ka + r)) 'BEGIN {printf "%.3f", ms / 1000}')"
@@ -122,9 +131,9 @@ detect_run() {
     kill -INT "$tcpd"
     wait "$tcpd" 2>/dev/null || true
     untrack "$tcpd"
-    python3 - "$work/detect.pcap" "$work/b.log" "$ka" "$dt" <<'PY'
+    python3 - "$work/detect.pcap" "$work/b.log" "$ka" "$dt" "$label" <<'PY'
 import math, re, struct, sys
-pcap, log, ka, dt = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pcap, log, ka, dt, sched = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 data = open(pcap, "rb").read()
 magic = struct.unpack("<I", data[:4])[0]
 scale = 1e-9 if magic == 0xa1b23c4d else 1e-6
@@ -145,10 +154,10 @@ for d in dead:
 over.sort()
 n = len(over)
 if n == 0:
-    print(f"| {ka} ms / {dt} ms | 0 | - | - | - | - |")
+    print(f"| keepalive {ka} ms / deadtime {dt} ms; {sched} | 0 | - | - | - | - |")
     sys.exit(0)
 p = lambda q: over[max(0, math.ceil(q * n) - 1)]
-print(f"| keepalive {ka} ms / deadtime {dt} ms | {n} | {over[0]:+.1f} ms | {p(0.5):+.1f} ms | {p(0.99):+.1f} ms | {over[-1]:+.1f} ms |")
+print(f"| keepalive {ka} ms / deadtime {dt} ms; {sched} | {n} | {over[0]:+.1f} ms | {p(0.5):+.1f} ms | {p(0.99):+.1f} ms | {over[-1]:+.1f} ms |")
 PY
 }
 
@@ -156,8 +165,11 @@ detect() {
     local trials=${DETECT_TRIALS:-50}
     echo "| timers | trials | min | p50 | p99 | max |"
     echo "|---|---|---|---|---|---|"
-    detect_run 100 500 "$trials"
-    detect_run 1000 5000 "$trials"
+    local s
+    for s in ${DETECT_SCHED:-own rr}; do
+        detect_run 100 500 "$trials" "$s"
+        detect_run 1000 5000 "$trials" "$s"
+    done
     echo
     echo "(time beyond deadtime from nodea's last status packet on nodeb's interface to nodeb's \"is dead\" line)"
 }
@@ -236,6 +248,11 @@ fast_phase() { # NAME SECONDS [load]
         untrack "$p"
     done
     local dead=$(($(count_lines "$work/b.log" "is dead") - deadb)) deadr=$(($(count_lines "$work/a.log" "is dead") - deada))
+    # When each false dead happened (both logs are stamped), to match against other activity.
+    local when
+    when=$({ grep "is dead" "$work/b.log" | tail -n +$((deadb + 1)); grep "is dead" "$work/a.log" | tail -n +$((deada + 1)); } |
+        while read -r t _; do date -u -d "@${t%.*}" +%T; done | sort | paste -sd, -)
+    [ -z "$when" ] || FAST_NOTES+=("$name: false dead at $when UTC")
     local status=ok
     if ! { alive "$PID_A" && alive "$PID_B"; }; then status="a daemon exited"; fi
     echo "| $name$how | ${secs} s | $dead / $deadr | $(($(count_lines "$work/b.log" "Late heartbeat") - lateb)) / $(($(count_lines "$work/a.log" "Late heartbeat") - latea)) | $status |"
@@ -243,6 +260,7 @@ fast_phase() { # NAME SECONDS [load]
 
 fast() {
     local idle_s=${FAST_IDLE_S:-600} load_s=${FAST_LOAD_S:-60} sched label
+    FAST_NOTES=()
     echo "| keepalive 10 ms / deadtime 40 ms | window | false dead (nodeb: nodea / nodea: nodeb) | late-heartbeat warnings (> 20 ms; nodeb / nodea) | |"
     echo "|---|---|---|---|---|"
     # own: as the daemon schedules itself; rr: both nodes under chrt -r 1 (SCHED_RR, what
@@ -252,12 +270,13 @@ fast() {
         : >"$work/a.log"
         : >"$work/b.log"
         if [ "$sched" = rr ]; then
-            start_b 0 chrt -r 1
-            ours_start "$nsa" "$A" nodea "$work/a.log" chrt -r 1
+            start_b 1 chrt -r 1
+            STAMP=1 ours_start "$nsa" "$A" nodea "$work/a.log" chrt -r 1
             PID_A=$OURS_PID
         else
-            start_b
-            start_a
+            start_b 1
+            STAMP=1 ours_start "$nsa" "$A" nodea "$work/a.log"
+            PID_A=$OURS_PID
         fi
         await_pair 10000 || { echo "bench: fast: the pair did not come up" >&2; return 1; }
         label=$(chrt -p "$PID_B" 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -n 1)
@@ -266,6 +285,10 @@ fast() {
         fast_phase "both cores saturated; $label" "$load_s" load
         stop_pair
     done
+    if [ "${#FAST_NOTES[@]}" -gt 0 ]; then
+        echo
+        printf '(%s)\n' "${FAST_NOTES[@]}"
+    fi
 }
 
 # --- (d) idle cost against the real Heartbeat 3.0.6

@@ -28,7 +28,10 @@ AUTHS=${AUTHS:-crc sha1 md5}
 DEADTIME=2
 mkdir -p "$here/target"
 work=$(mktemp -d -p "$here/target" interop.XXXXXX)
-nsa=hbrs-ia-$$ nsb=hbrs-ib-$$
+# Names of our own (other scripts on this machine use hbrs-*-PID, and PIDs wrap): a
+# namespace that exists already makes ns_add fail instead of being shared or deleted.
+tag=$$-$RANDOM
+nsa=hbnt-ia-$tag nsb=hbnt-ib-$tag
 cleanup() {
     ns_cleanup
     [ -n "${KEEP:-}" ] || rm -rf "$work"

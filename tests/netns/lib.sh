@@ -92,9 +92,11 @@ ours_start() {
     track "$OURS_PID"
 }
 
-# stamp_lines: copies stdin to stdout, each line prefixed with the time it was read.
+# stamp_lines: copies stdin to stdout, each line prefixed with the time it was read; under
+# SCHED_RR when it can be (a measuring tool should not wait for a CPU behind the load).
 stamp_lines() {
     local l
+    chrt -r -p 1 "$BASHPID" >/dev/null 2>&1 || true
     while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done
 }
 

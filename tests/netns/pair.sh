@@ -30,7 +30,10 @@ SLACK_MS=${SLACK_MS:-300}
 
 mkdir -p "$here/target"
 work=$(mktemp -d -p "$here/target" pair.XXXXXX)
-nsa=hbrs-pa-$$ nsb=hbrs-pb-$$
+# Names of our own (other scripts on this machine use hbrs-*-PID, and PIDs wrap): a
+# namespace that exists already makes ns_add fail instead of being shared or deleted.
+tag=$$-$RANDOM
+nsa=hbnt-pa-$tag nsb=hbnt-pb-$tag
 cleanup() {
     ns_cleanup
     [ -n "${KEEP:-}" ] || rm -rf "$work"
