@@ -4,6 +4,8 @@
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -210,26 +212,43 @@ async fn main_loop(
         }
     }
     let first_serial = media.receivers.len();
-    for (i, (_iface, sock)) in media.receivers.into_iter().enumerate() {
-        let sock = tokio::net::UdpSocket::from_std(sock).map_err(|e| format!("receiver: {e}"))?;
-        let tx = pkt_tx.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; crate::wire::message::MAXMSG + 1];
-            loop {
-                match sock.recv_from(&mut buf).await {
-                    Ok((n, _)) => {
-                        if tx.send((i, buf[..n].to_vec())).await.is_err() {
-                            break;
+    // One thread per receiving socket checks authentication before anything reaches the event
+    // loop: a flood of junk costs that thread (another core), not our heartbeats.
+    let keys = Arc::new(RwLock::new(loaded.authkeys.clone()));
+    let refused = Arc::new(AtomicU64::new(0));
+    for (i, (iface, sock)) in media.receivers.into_iter().enumerate() {
+        sock.set_nonblocking(false).map_err(|e| format!("receiver on {iface}: {e}"))?;
+        let (tx, keys, refused) = (pkt_tx.clone(), keys.clone(), refused.clone());
+        std::thread::Builder::new()
+            .name(format!("rx {iface}"))
+            .stack_size(crate::net::serial::STACK)
+            .spawn(move || {
+                let mut buf = vec![0u8; crate::wire::message::MAXMSG + 1];
+                let mut last_error: Option<std::time::Instant> = None;
+                loop {
+                    match sock.recv_from(&mut buf) {
+                        Ok((n, _)) => {
+                            let ok = keys.read().is_ok_and(|k| crate::membership::authentic(&buf[..n], &k));
+                            if !ok {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            if tx.blocking_send((i, buf[..n].to_vec())).is_err() {
+                                return;
+                            }
+                        }
+                        // One failed receive must not leave the medium deaf; say so once a minute.
+                        Err(e) => {
+                            if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                                log(&format!("ERROR: receive on {iface}: {e}"));
+                                last_error = Some(std::time::Instant::now());
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
                         }
                     }
-                    // One failed receive must not leave the medium deaf.
-                    Err(e) => {
-                        log(&format!("receive on medium {i}: {e}"));
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
                 }
-            }
-        });
+            })
+            .map_err(|e| format!("receiver thread: {e}"))?;
     }
     let mut serial_tx = Vec::new();
     for (i, line) in media.serials.into_iter().enumerate() {
@@ -301,6 +320,7 @@ async fn main_loop(
         if rsc.exit {
             break;
         }
+        engine.add_dropped(refused.swap(0, Ordering::Relaxed));
         bad_logged = log_bad_packets(&engine, now(), bad_logged);
         let deadline = engine.next_deadline().at.min(rsc.next_deadline().unwrap_or(Instant(u64::MAX)));
         let sleep_for = Duration::from_micros(deadline.0.saturating_sub(now().0));
@@ -359,6 +379,9 @@ async fn main_loop(
                     }
                     view.listed = listed(&new.ha_cf);
                     view.directives = new.ha_cf.directives.iter().map(|d| (d.name.clone(), d.value.clone())).collect();
+                    if let Ok(mut k) = keys.write() {
+                        *k = new.authkeys.clone();
+                    }
                     let mut mcfg = membership_config(&new, &opts.node);
                     mcfg.ping_nodes = view.ping.iter().map(|(n, _)| n.clone()).collect();
                     actions.extend(engine.handle(now(), wall_secs(), Input::ConfigChanged(mcfg)));
@@ -446,7 +469,23 @@ async fn perform(links: &[(String, tokio::net::UdpSocket, std::net::SocketAddr)]
         Action::Send(bytes) => {
             for (iface, sock, dest) in links {
                 if let Err(e) = sock.send_to(&bytes, dest).await {
-                    log(&format!("send on {iface} to {dest}: {e}"));
+                    // A link that is down fails every keepalive: one line a minute per link.
+                    static LAST: std::sync::Mutex<Vec<(std::net::SocketAddr, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+                    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+                    let due = match last.iter_mut().find(|(d, _)| d == dest) {
+                        Some((_, t)) if t.elapsed() < Duration::from_secs(60) => false,
+                        Some((_, t)) => {
+                            *t = std::time::Instant::now();
+                            true
+                        }
+                        None => {
+                            last.push((*dest, std::time::Instant::now()));
+                            true
+                        }
+                    };
+                    if due {
+                        log(&format!("ERROR: send on {iface} to {dest}: {e} (repeated failures on this link are logged once a minute)"));
+                    }
                 }
             }
         }

@@ -477,12 +477,12 @@ impl Membership {
     }
 
     fn decode(&self, bytes: &[u8]) -> Option<Message> {
-        if bytes.starts_with(b">>>") {
-            // Classic text (serial line): only the inner auth field protects it.
-            let m = parse_classic(bytes).ok()?;
-            return verify_inner(&m, &self.cfg.keys).then_some(m);
-        }
-        verify(bytes, &self.cfg.keys).ok()
+        decode(bytes, &self.cfg.keys)
+    }
+
+    /// Datagrams the edge refused before they reached the engine (see [`authentic`]).
+    pub fn add_dropped(&mut self, n: u64) {
+        self.counters.malformed_or_bad_auth += n;
     }
 
     fn for_us(&self, msg: &Message) -> bool {
@@ -683,6 +683,22 @@ impl Membership {
             }
         }
     }
+}
+
+/// Parses and authenticates a datagram: netstring form by its trailing auth, classic text (a
+/// serial line) by its inner `auth` field.
+fn decode(bytes: &[u8], keys: &AuthKeys) -> Option<Message> {
+    if bytes.starts_with(b">>>") {
+        let m = parse_classic(bytes).ok()?;
+        return verify_inner(&m, keys).then_some(m);
+    }
+    verify(bytes, keys).ok()
+}
+
+/// Whether a datagram is well formed and authentic: what receive threads check before a
+/// datagram reaches the engine, so a flood of junk is refused off the event loop.
+pub fn authentic(bytes: &[u8], keys: &AuthKeys) -> bool {
+    decode(bytes, keys).is_some()
 }
 
 impl Peer {
