@@ -83,6 +83,7 @@ pub enum Action {
     /// An e-mail alert (`emailalert`): recipients, subject, body lines.
     Alert {
         to: String,
+        from: Option<String>,
         smtp: Option<String>,
         subject: String,
         body: Vec<String>,
@@ -158,6 +159,7 @@ pub struct Engine {
     next_id: u64,
     dirty: bool,
     actions: Vec<Action>,
+    hostname: String,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             next_id: 0,
             dirty: false,
             actions: Vec::new(),
+            hostname: String::new(),
         };
         e.reconfigure(now, farm);
         e.actions.clear();
@@ -241,6 +244,16 @@ impl Engine {
         c.due = Some(due);
         self.heap.push(Reverse((due, id)));
         c.last_check = Some(now);
+        let before = c.health;
+        self.fold(i, probe, outcome);
+        let after = self.checks[i].health;
+        if after != before && (before != Health::Unknown || after == Health::Down) {
+            self.alert(i, before, after);
+        }
+    }
+
+    fn fold(&mut self, i: usize, probe: Probe, outcome: Outcome) {
+        let c = &mut self.checks[i];
         let label = c.spec.label.clone();
         match outcome {
             Outcome::Maintenance => {
@@ -289,6 +302,43 @@ impl Engine {
                 c.last_message = msg;
             }
         }
+    }
+
+    /// E-mail alerts (`emailalert`) for a real that went down or came back, to every virtual
+    /// holding it whose `emailalertstatus` covers the daemon's state.
+    fn alert(&mut self, i: usize, before: Health, after: Health) {
+        let (status_bit, status) = if before == Health::Unknown { (1u8, "starting") } else { (2u8, "running") };
+        let host = self.hostname.clone();
+        for v in &self.farm.virtuals {
+            let Some(to) = &v.emailalert else { continue };
+            if v.emailalertstatus & status_bit == 0 {
+                continue;
+            }
+            let Some(r) = v.reals.iter().find(|r| r.check == i) else { continue };
+            let real = crate::ipvs::model::SockAddr(r.dest.addr, r.dest.port);
+            let word = if after == Health::Down { "Inaccessible" } else { "Restored" };
+            let prefix = v.servicename.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default();
+            let msg = format!("{word} real server: {real} ({})", v.id);
+            let mut body = vec![format!("ldirectord host: {host}"), format!("Log-Message: {msg}"), format!("Daemon-Status: {status}")];
+            if let Some(n) = &v.servicename {
+                body.push(format!("Service name: {n}"));
+            }
+            if let Some(c) = &v.comment {
+                body.push(format!("Comment: {c}"));
+            }
+            self.actions.push(Action::Alert {
+                to: to.clone(),
+                from: self.farm.emailalertfrom.clone(),
+                smtp: v.smtp.clone(),
+                subject: format!("{prefix}{msg}"),
+                body,
+            });
+        }
+    }
+
+    /// The host name alerts name (data, as the engine reads nothing itself).
+    pub fn set_hostname(&mut self, h: &str) {
+        self.hostname = h.to_owned();
     }
 
     fn reconfigure(&mut self, now: Instant, farm: Arc<Farm>) {

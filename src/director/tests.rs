@@ -42,6 +42,7 @@ struct World {
     runs: HashMap<IpAddr, Vec<(Instant, Probe)>>,
     commands: Vec<String>,
     logs: Vec<String>,
+    alerts: Vec<String>,
     ops: usize,
 }
 
@@ -64,6 +65,7 @@ impl World {
             runs: HashMap::new(),
             commands: Vec::new(),
             logs: Vec::new(),
+            alerts: Vec::new(),
             ops: 0,
         };
         w.feed(Input::Tick);
@@ -92,7 +94,7 @@ impl World {
                 Action::TableChanged => self.stale = true,
                 Action::RunFallbackCommand { command } => self.commands.push(command),
                 Action::Log(l) => self.logs.push(l),
-                Action::Alert { .. } => {}
+                Action::Alert { subject, .. } => self.alerts.push(subject),
             }
         }
     }
@@ -422,4 +424,20 @@ fn ten_thousand_reals_simulated_quickly() {
     assert_eq!(w.ipvs.table().dest_count(), 10_000);
     assert!(w.table().matches("Masq    1").count() == 10_000);
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+}
+
+#[test]
+fn email_alerts_on_transitions_only_where_configured() {
+    let cfg = "checkinterval=1\nemailalert=\"ops@example.com\"\nemailalertstatus=running\nvirtual=10.0.0.1:80\n    servicename=web\n    real=10.1.0.1:80 masq\nvirtual=10.0.0.2:80\n    emailalertstatus=none\n    real=10.1.0.1:80 masq\n";
+    let mut w = World::new(cfg);
+    w.run_for(secs(1.5));
+    assert!(w.alerts.is_empty(), "{:?}", w.alerts);
+    w.down.insert(ip("10.1.0.1"));
+    w.run_for(secs(1.5));
+    w.down.clear();
+    w.run_for(secs(1.5));
+    assert_eq!(
+        w.alerts,
+        vec!["[web] Inaccessible real server: 10.1.0.1:80 (tcp:10.0.0.1:80)", "[web] Restored real server: 10.1.0.1:80 (tcp:10.0.0.1:80)"]
+    );
 }
