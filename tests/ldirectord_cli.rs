@@ -71,6 +71,9 @@ fn daemon_start_fail_recover_reload_stop() {
     let (code, _, err) = ld(d, &[cfs, "status"]);
     assert_eq!(code, 0);
     assert!(err.contains("is running with pid"), "{err}");
+    wait_for("the status snapshot", || ld(d, &["--json", cfs, "status"]).1.contains("\"state\":\"up\""));
+    let json = ld(d, &["--json", cfs, "status"]).1;
+    assert!(json.contains(&format!("\"real\":\"127.0.0.1:{port}\"")), "{json}");
 
     healthy.store(false, Ordering::SeqCst);
     wait_for("the real quiesced", || read().lines().any(|l| l.contains(&dest) && l.contains("Masq    0")));

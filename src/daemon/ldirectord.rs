@@ -112,6 +112,8 @@ pub struct Options {
     pub ipvs: IpvsTarget,
     /// Overrides the configuration's `logfile` (foreground runs log to stderr).
     pub log: Option<LogSink>,
+    /// Where to keep a JSON snapshot of every real's state (refreshed every `checkinterval`).
+    pub status_file: Option<PathBuf>,
 }
 
 /// Loads, parses and resolves a configuration: errors are `FILE:LINE: message` lines.
@@ -170,7 +172,7 @@ impl Director {
         let (tx, rx) = mpsc::unbounded_channel();
         let autoreload = cfg.globals.autoreload;
         let callback = cfg.globals.callback.clone();
-        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback));
+        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone()));
         Ok(Director { tx, join })
     }
 
@@ -322,6 +324,7 @@ async fn run(
     mut ctl: mpsc::UnboundedReceiver<Control>,
     mut autoreload: bool,
     mut callback: Option<String>,
+    status_file: Option<PathBuf>,
 ) -> Result<(), String> {
     let clock = Clock(tokio::time::Instant::now());
     let nofile = raise_nofile();
@@ -442,6 +445,12 @@ async fn run(
             _ = &mut sleep => {
                 if tokio::time::Instant::now() >= next_watch {
                     next_watch = tokio::time::Instant::now() + engine.farm().checkinterval;
+                    if let Some(p) = &status_file {
+                        let tmp = p.with_extension("tmp");
+                        if std::fs::write(&tmp, status_json(&engine.status(), clock.now())).is_ok() {
+                            let _ = std::fs::rename(&tmp, p);
+                        }
+                    }
                     let now_digest = digest(&config);
                     if now_digest.is_some() && now_digest != watch {
                         let changed = match (&watch, &now_digest) { (Some(a), Some(b)) => a.1 != b.1, _ => true };
@@ -478,6 +487,9 @@ async fn run(
             ipvs.owned.retain(|k| current.contains(k) || mirror_keys.contains(k));
         }
     }
+    if let Some(p) = &status_file {
+        let _ = std::fs::remove_file(p);
+    }
     // Clean stop: remove the services with cleanstop=yes, leave the others as they are.
     let keys = engine.cleanstop_keys();
     if !keys.is_empty() {
@@ -486,6 +498,38 @@ async fn run(
     }
     log.log("Linux Director Daemon terminated on signal: TERM");
     Ok(())
+}
+
+/// Every real of every virtual as JSON: state, failures, seconds since the last check, and the
+/// last check's message (the reason when down).
+pub fn status_json(reals: &[crate::director::engine::RealStatus], now: Instant) -> String {
+    fn esc(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o
+    }
+    let items: Vec<String> = reals
+        .iter()
+        .map(|r| {
+            let ago = r.last_check.map_or("null".to_owned(), |t| format!("{:.3}", now.since(t).as_secs_f64()));
+            format!(
+                "{{\"virtual\":\"{}\",\"real\":\"{}\",\"state\":\"{}\",\"failures\":{},\"last_check_seconds_ago\":{ago},\"last_message\":\"{}\"}}",
+                esc(&r.virtual_id),
+                esc(&r.real),
+                r.health.name(),
+                r.failures,
+                esc(&r.last_message)
+            )
+        })
+        .collect();
+    format!("{{\"ldirectord\":{{\"pid\":{},\"reals\":[{}]}}}}\n", std::process::id(), items.join(","))
 }
 
 /// Sends an alert: over SMTP to `smtp` (host[:port]) when set, else through the local sendmail.
