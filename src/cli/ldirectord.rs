@@ -118,6 +118,20 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let shown = config.display().to_string();
     let (filepid, live) = read_pid(&pidfile);
     let daemon_child = std::env::var_os(DAEMON_ENV).is_some();
+    // `execute=CONFIG`: the other instances get the same command (4.12's ld_cmd_children).
+    if !daemon_child && a.command != "status" {
+        for other in &cfg.globals.execute {
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+            let mut c = std::process::Command::new(exe);
+            c.arg("ldirectord").arg("--run-dir").arg(&a.run_dir);
+            if let Some(t) = &a.ipvs_table {
+                c.arg("--ipvs-table").arg(t);
+            }
+            if let Err(e) = c.arg(other).arg(&a.command).status() {
+                eprintln!("ldirectord: cannot run the {other} instance: {e}");
+            }
+        }
+    }
     match (a.command.as_str(), live && !daemon_child) {
         ("start", true) => return ExitCode::SUCCESS,
         ("stop", true) => {
@@ -164,7 +178,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let foreground = a.debug || cfg.globals.supervised;
     if foreground {
-        let log = if a.debug { Some(LogSink::Stderr) } else { None };
+        // `supervised=yes` logs to the supervisor (4.12: stdout), like -d.
+        let log = Some(LogSink::Stderr);
         return serve(Options { config, ipvs, log, status_file: Some(statusfile) }, None);
     }
     if daemon_child {
