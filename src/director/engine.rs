@@ -94,6 +94,8 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
     CheckDue,
+    /// An `emailalertfreq` reminder for a real still down.
+    Reminder,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,6 +162,8 @@ pub struct Engine {
     dirty: bool,
     actions: Vec<Action>,
     hostname: String,
+    /// (virtual index, check index) → when to mail "Inaccessible" again.
+    reminders: HashMap<(usize, usize), Instant>,
 }
 
 impl Engine {
@@ -175,6 +179,7 @@ impl Engine {
             dirty: false,
             actions: Vec::new(),
             hostname: String::new(),
+            reminders: HashMap::new(),
         };
         e.reconfigure(now, farm);
         e.actions.clear();
@@ -194,6 +199,9 @@ impl Engine {
             Input::Reconfigure(farm) => self.reconfigure(now, farm),
         }
         self.dispatch_due(now);
+        if !self.reminders.is_empty() {
+            self.remind(now);
+        }
         if self.dirty {
             self.dirty = false;
             self.fallback_commands();
@@ -204,7 +212,12 @@ impl Engine {
 
     /// The earliest time a check is due.
     pub fn next_deadline(&self) -> Option<Deadline<Why>> {
-        self.heap.peek().map(|Reverse((at, _))| Deadline { at: *at, why: Why::CheckDue })
+        let check = self.heap.peek().map(|Reverse((at, _))| Deadline { at: *at, why: Why::CheckDue });
+        let remind = self.reminders.values().min().map(|at| Deadline { at: *at, why: Why::Reminder });
+        match (check, remind) {
+            (Some(c), Some(r)) => Some(if r.at < c.at { r } else { c }),
+            (c, r) => c.or(r),
+        }
     }
 
     fn dispatch_due(&mut self, now: Instant) {
@@ -248,7 +261,7 @@ impl Engine {
         self.fold(i, probe, outcome);
         let after = self.checks[i].health;
         if after != before && (before != Health::Unknown || after == Health::Down) {
-            self.alert(i, before, after);
+            self.alert(now, i, before, after);
         }
     }
 
@@ -305,34 +318,60 @@ impl Engine {
     }
 
     /// E-mail alerts (`emailalert`) for a real that went down or came back, to every virtual
-    /// holding it whose `emailalertstatus` covers the daemon's state.
-    fn alert(&mut self, i: usize, before: Health, after: Health) {
+    /// holding it whose `emailalertstatus` covers the daemon's state; a down real is mailed
+    /// again every `emailalertfreq` seconds while it stays down.
+    fn alert(&mut self, now: Instant, i: usize, before: Health, after: Health) {
         let (status_bit, status) = if before == Health::Unknown { (1u8, "starting") } else { (2u8, "running") };
-        let host = self.hostname.clone();
-        for v in &self.farm.virtuals {
-            let Some(to) = &v.emailalert else { continue };
-            if v.emailalertstatus & status_bit == 0 {
+        for vi in 0..self.farm.virtuals.len() {
+            let v = &self.farm.virtuals[vi];
+            if v.emailalert.is_none() || v.emailalertstatus & status_bit == 0 || !v.reals.iter().any(|r| r.check == i) {
                 continue;
             }
-            let Some(r) = v.reals.iter().find(|r| r.check == i) else { continue };
-            let real = crate::ipvs::model::SockAddr(r.dest.addr, r.dest.port);
+            let freq = v.emailalertfreq;
             let word = if after == Health::Down { "Inaccessible" } else { "Restored" };
-            let prefix = v.servicename.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default();
-            let msg = format!("{word} real server: {real} ({})", v.id);
-            let mut body = vec![format!("ldirectord host: {host}"), format!("Log-Message: {msg}"), format!("Daemon-Status: {status}")];
-            if let Some(n) = &v.servicename {
-                body.push(format!("Service name: {n}"));
+            self.mail(vi, i, word, status);
+            if after == Health::Down && freq > 0 {
+                self.reminders.insert((vi, i), now + Duration::from_secs(u64::from(freq)));
+            } else {
+                self.reminders.remove(&(vi, i));
             }
-            if let Some(c) = &v.comment {
-                body.push(format!("Comment: {c}"));
+        }
+    }
+
+    fn mail(&mut self, vi: usize, i: usize, word: &str, status: &str) {
+        let v = &self.farm.virtuals[vi];
+        let (Some(to), Some(r)) = (&v.emailalert, v.reals.iter().find(|r| r.check == i)) else { return };
+        let real = crate::ipvs::model::SockAddr(r.dest.addr, r.dest.port);
+        let prefix = v.servicename.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default();
+        let msg = format!("{word} real server: {real} ({})", v.id);
+        let mut body =
+            vec![format!("ldirectord host: {}", self.hostname), format!("Log-Message: {msg}"), format!("Daemon-Status: {status}")];
+        if let Some(n) = &v.servicename {
+            body.push(format!("Service name: {n}"));
+        }
+        if let Some(c) = &v.comment {
+            body.push(format!("Comment: {c}"));
+        }
+        self.actions.push(Action::Alert {
+            to: to.clone(),
+            from: self.farm.emailalertfrom.clone(),
+            smtp: v.smtp.clone(),
+            subject: format!("{prefix}{msg}"),
+            body,
+        });
+    }
+
+    /// Reminders that are due: mailed again while the real is still down.
+    fn remind(&mut self, now: Instant) {
+        let due: Vec<(usize, usize)> = self.reminders.iter().filter(|(_, at)| **at <= now).map(|(k, _)| *k).collect();
+        for (vi, i) in due {
+            if self.checks.get(i).is_some_and(|c| c.health == Health::Down) {
+                self.mail(vi, i, "Inaccessible", "running");
+                let freq = self.farm.virtuals[vi].emailalertfreq.max(1);
+                self.reminders.insert((vi, i), now + Duration::from_secs(u64::from(freq)));
+            } else {
+                self.reminders.remove(&(vi, i));
             }
-            self.actions.push(Action::Alert {
-                to: to.clone(),
-                from: self.farm.emailalertfrom.clone(),
-                smtp: v.smtp.clone(),
-                subject: format!("{prefix}{msg}"),
-                body,
-            });
         }
     }
 
@@ -385,6 +424,8 @@ impl Engine {
         if self.heap.len() > 2 * self.checks.len() + 16 {
             self.heap = self.checks.iter().filter_map(|c| c.due.map(|d| Reverse((d, c.id)))).collect();
         }
+        // Indices change with the configuration; reminders start again from the next transition.
+        self.reminders.clear();
         self.farm = farm;
         self.dirty = true;
     }

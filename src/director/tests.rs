@@ -441,3 +441,18 @@ fn email_alerts_on_transitions_only_where_configured() {
         vec!["[web] Inaccessible real server: 10.1.0.1:80 (tcp:10.0.0.1:80)", "[web] Restored real server: 10.1.0.1:80 (tcp:10.0.0.1:80)"]
     );
 }
+
+#[test]
+fn emailalertfreq_reminds_while_down() {
+    let cfg = "checkinterval=1\nemailalert=\"ops@example.com\"\nemailalertfreq=5\nvirtual=10.0.0.1:80\n    real=10.1.0.1:80 masq\n";
+    let mut w = World::new(cfg);
+    w.run_for(secs(1.5));
+    w.down.insert(ip("10.1.0.1"));
+    w.run_for(secs(11.5));
+    let inaccessible = w.alerts.iter().filter(|a| a.starts_with("Inaccessible")).count();
+    assert_eq!(inaccessible, 3, "{:?}", w.alerts);
+    w.down.clear();
+    w.run_for(secs(12.0));
+    assert_eq!(w.alerts.iter().filter(|a| a.starts_with("Inaccessible")).count(), 3);
+    assert_eq!(w.alerts.last().unwrap(), "Restored real server: 10.1.0.1:80 (tcp:10.0.0.1:80)");
+}
