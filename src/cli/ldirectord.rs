@@ -240,7 +240,9 @@ fn serve(opts: Options, pidfile: Option<PathBuf>) -> ExitCode {
                 for e in errors {
                     eprintln!("{e}");
                 }
-                return ExitCode::from(2);
+                // The configuration was read fine a moment ago: this is an initialisation error
+                // (IPVS cannot be opened, say), exit 1 as 4.12.
+                return ExitCode::from(1);
             }
         };
         if let Some(p) = &pidfile {
