@@ -5,7 +5,7 @@ Run as root inside `unshare --net --mount --fork` (./bench does). Prints a markd
 
 usage: ldirectord-bench.py HEARTBEAT_BIN FARM_BIN N [LEGACY_N ...]
 """
-import os, random, signal, subprocess, sys, time
+import atexit, os, random, signal, subprocess, sys, time
 
 BIN, FARM, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 LEGACY_NS = [int(x) for x in sys.argv[4:]]
@@ -124,6 +124,15 @@ rows = []
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 set_modes({})
 farm = subprocess.Popen([FARM, "8080", MODES, DUMP, STATS])
+children = [farm]
+
+
+@atexit.register
+def _cleanup():
+    # Nothing outlives the benchmark, whichever way it ends (no PID namespace here).
+    for p in children:
+        if p.poll() is None:
+            p.kill()
 time.sleep(0.5)
 
 # --- heartbeat-rs
@@ -132,6 +141,7 @@ config(N, cf)
 table = f"{W}/ours.txt"
 t0 = time.time()
 ours = subprocess.Popen([BIN, "ldirectord", "--ipvs-table", table, "-d", cf, "start"], stderr=open(f"{W}/ours.err", "w"))
+children.append(ours)
 def ours_weight(r):
     try:
         text = open(table).read()
@@ -201,6 +211,7 @@ if LEGACY_NS and os.path.exists("/usr/sbin/ldirectord"):
             os.remove(f"{W}/listing")
         t0 = time.time()
         leg = subprocess.Popen(["/usr/sbin/ldirectord", "-d", cf, "start"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children.append(leg)
         # Started once its synchronous first round is over: the stand-in gets no call for 3 s.
         last = [0, time.time()]
 
