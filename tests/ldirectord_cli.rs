@@ -71,6 +71,9 @@ fn daemon_start_fail_recover_reload_stop() {
     let (code, _, err) = ld(d, &[cfs, "status"]);
     assert_eq!(code, 0);
     assert!(err.contains("is running with pid"), "{err}");
+    wait_for("the status snapshot", || ld(d, &["--json", cfs, "status"]).1.contains("\"state\":\"up\""));
+    let json = ld(d, &["--json", cfs, "status"]).1;
+    assert!(json.contains(&format!("\"real\":\"127.0.0.1:{port}\"")), "{json}");
 
     healthy.store(false, Ordering::SeqCst);
     wait_for("the real quiesced", || read().lines().any(|l| l.contains(&dest) && l.contains("Masq    0")));
@@ -117,6 +120,34 @@ fn config_errors_exit_2_with_file_and_line() {
     assert_eq!(code, 1);
     assert!(err.contains("Config file /nonexistent/x.cf not found"));
     assert_eq!(ld(dir.path(), &["bogus"]).0, 255);
+}
+
+#[test]
+fn execute_starts_and_stops_the_other_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let b = d.join("b.cf");
+    std::fs::write(
+        &b,
+        format!("checkinterval=1\nlogfile=\"{}\"\nvirtual=127.0.0.1:8080\n    real=127.0.0.2:8080 masq\n", d.join("b.log").display()),
+    )
+    .unwrap();
+    let a = d.join("a.cf");
+    std::fs::write(
+        &a,
+        format!(
+            "checkinterval=1\nlogfile=\"{}\"\nexecute={}\nvirtual=127.0.0.1:8081\n    real=127.0.0.2:8081 masq\n",
+            d.join("a.log").display(),
+            b.display()
+        ),
+    )
+    .unwrap();
+    let table = d.join("t.txt");
+    let (code, _, err) = ld(d, &["--ipvs-table", table.to_str().unwrap(), a.to_str().unwrap(), "start"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for("both pid files", || d.join("ldirectord.a.cf.pid").exists() && d.join("ldirectord.b.cf.pid").exists());
+    assert_eq!(ld(d, &[a.to_str().unwrap(), "stop"]).0, 0);
+    wait_for("both stopped", || !d.join("ldirectord.a.cf.pid").exists() && !d.join("ldirectord.b.cf.pid").exists());
 }
 
 /// haresources `ldirectord::CONFIG` runs the engine inside `heartbeat run` (no fork): a lone node

@@ -248,12 +248,10 @@ async fn exchange<S: Stream>(mut s: S, req: &str, head: bool) -> Result<Response
 }
 
 async fn read_more<S: Stream>(s: &mut S, buf: &mut Vec<u8>) -> Result<usize, String> {
-    let mut chunk = [0u8; 8192];
-    match s.read(&mut chunk).await {
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(n)
-        }
+    // Straight into the vector's spare room: no stack buffer to copy, and a small future.
+    buf.reserve(4096);
+    match s.read_buf(buf).await {
+        Ok(n) => Ok(n),
         // A TLS peer that closes without close_notify has still sent what it sent.
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
         Err(e) => Err(format!("receive: {e}")),

@@ -34,7 +34,9 @@ pub const MAX_READ: usize = 1 << 20;
 
 /// Runs one check within `timeout`. A check that does not finish in time is down.
 pub async fn run(spec: &CheckSpec, probe: Probe, timeout: Duration) -> Outcome {
-    match tokio::time::timeout(timeout, probe_once(spec, probe, timeout)).await {
+    // Boxed: the probe future is the largest variant of every protocol's; moving it around
+    // by value on each check would copy kilobytes.
+    match tokio::time::timeout(timeout, Box::pin(probe_once(spec, probe, timeout))).await {
         Ok(Ok(msg)) => Outcome::Up(msg),
         Ok(Err(why)) => Outcome::Down(why),
         Err(_) => Outcome::Down(format!("timed out after {} s", timeout.as_secs_f64())),

@@ -1,7 +1,8 @@
 //! `ldirectord [-d] [CONFIG] start|stop|restart|try-restart|reload|force-reload|status`, with
 //! ldirectord 4.12's configuration look-up, pid file, messages and exit codes
 //! (`shared/reference/ldirectord.md` §1). Extra options: `--ipvs-table FILE` (the file-backed fake
-//! IPVS) and `--run-dir DIR` (where the pid file lives, default `/var/run`).
+//! IPVS), `--run-dir DIR` (where the pid file lives, default `/var/run`) and `--json` (with
+//! `status`: every real's state, failures, last check and last error, on stdout).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,11 +19,12 @@ struct Args {
     run_dir: PathBuf,
     config: Option<String>,
     command: String,
+    json: bool,
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "Usage: ldirectord [-d|--debug] [--ipvs-table FILE] [--run-dir DIR] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status\n       ldirectord -h|--help|-v|--version"
+        "Usage: ldirectord [-d|--debug] [--ipvs-table FILE] [--run-dir DIR] [--json] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status\n       ldirectord -h|--help|-v|--version"
     );
     // 4.12's pod2usage(-exitval => -1).
     ExitCode::from(255)
@@ -30,6 +32,7 @@ fn usage() -> ExitCode {
 
 fn parse(args: &[String]) -> Result<Args, ExitCode> {
     let mut debug = false;
+    let mut json = false;
     let mut ipvs_table = None;
     let mut run_dir = PathBuf::from("/var/run");
     let mut rest = Vec::new();
@@ -47,6 +50,7 @@ fn parse(args: &[String]) -> Result<Args, ExitCode> {
                 return Err(ExitCode::SUCCESS);
             }
             "--ipvs-table" if options => ipvs_table = Some(PathBuf::from(it.next().ok_or_else(usage)?)),
+            "--json" if options => json = true,
             "--run-dir" if options => run_dir = PathBuf::from(it.next().ok_or_else(usage)?),
             "--" if options => options = false,
             s if options && s.starts_with('-') && s.len() > 1 => return Err(usage()),
@@ -61,7 +65,7 @@ fn parse(args: &[String]) -> Result<Args, ExitCode> {
     if !COMMANDS.contains(&command.as_str()) {
         return Err(usage());
     }
-    Ok(Args { debug, ipvs_table, run_dir, config, command })
+    Ok(Args { debug, ipvs_table, run_dir, config, command, json })
 }
 
 /// 4.12's look-up: `/etc/ha.d/CONFIG`, `/etc/ha.d/conf/CONFIG`, then CONFIG as a path.
@@ -110,9 +114,24 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
     };
     let pidfile = a.run_dir.join(format!("ldirectord.{name}.pid"));
+    let statusfile = a.run_dir.join(format!("ldirectord.{name}.status.json"));
     let shown = config.display().to_string();
     let (filepid, live) = read_pid(&pidfile);
     let daemon_child = std::env::var_os(DAEMON_ENV).is_some();
+    // `execute=CONFIG`: the other instances get the same command (4.12's ld_cmd_children).
+    if !daemon_child && a.command != "status" {
+        for other in &cfg.globals.execute {
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+            let mut c = std::process::Command::new(exe);
+            c.arg("ldirectord").arg("--run-dir").arg(&a.run_dir);
+            if let Some(t) = &a.ipvs_table {
+                c.arg("--ipvs-table").arg(t);
+            }
+            if let Err(e) = c.arg(other).arg(&a.command).status() {
+                eprintln!("ldirectord: cannot run the {other} instance: {e}");
+            }
+        }
+    }
     match (a.command.as_str(), live && !daemon_child) {
         ("start", true) => return ExitCode::SUCCESS,
         ("stop", true) => {
@@ -134,6 +153,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
         }
         ("status", true) => {
             eprintln!("ldirectord for {shown} is running with pid: {}", filepid.unwrap_or(0));
+            if a.json {
+                print!("{}", std::fs::read_to_string(&statusfile).unwrap_or_default());
+            }
             return ExitCode::SUCCESS;
         }
         ("start" | "restart", false) => {}
@@ -156,12 +178,13 @@ pub fn run(args: Vec<String>) -> ExitCode {
     };
     let foreground = a.debug || cfg.globals.supervised;
     if foreground {
-        let log = if a.debug { Some(LogSink::Stderr) } else { None };
-        return serve(Options { config, ipvs, log }, None);
+        // `supervised=yes` logs to the supervisor (4.12: stdout), like -d.
+        let log = Some(LogSink::Stderr);
+        return serve(Options { config, ipvs, log, status_file: Some(statusfile) }, None);
     }
     if daemon_child {
         let _ = nix::unistd::setsid();
-        return serve(Options { config, ipvs, log: None }, Some(pidfile));
+        return serve(Options { config, ipvs, log: None, status_file: Some(statusfile) }, Some(pidfile));
     }
     // Daemonise by starting ourselves detached; the child writes the pid file once running.
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
@@ -217,7 +240,9 @@ fn serve(opts: Options, pidfile: Option<PathBuf>) -> ExitCode {
                 for e in errors {
                     eprintln!("{e}");
                 }
-                return ExitCode::from(2);
+                // The configuration was read fine a moment ago: this is an initialisation error
+                // (IPVS cannot be opened, say), exit 1 as 4.12.
+                return ExitCode::from(1);
             }
         };
         if let Some(p) = &pidfile {

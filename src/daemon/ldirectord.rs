@@ -112,6 +112,8 @@ pub struct Options {
     pub ipvs: IpvsTarget,
     /// Overrides the configuration's `logfile` (foreground runs log to stderr).
     pub log: Option<LogSink>,
+    /// Where to keep a JSON snapshot of every real's state (refreshed every `checkinterval`).
+    pub status_file: Option<PathBuf>,
 }
 
 /// Loads, parses and resolves a configuration: errors are `FILE:LINE: message` lines.
@@ -170,7 +172,7 @@ impl Director {
         let (tx, rx) = mpsc::unbounded_channel();
         let autoreload = cfg.globals.autoreload;
         let callback = cfg.globals.callback.clone();
-        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback));
+        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone()));
         Ok(Director { tx, join })
     }
 
@@ -322,14 +324,17 @@ async fn run(
     mut ctl: mpsc::UnboundedReceiver<Control>,
     mut autoreload: bool,
     mut callback: Option<String>,
+    status_file: Option<PathBuf>,
 ) -> Result<(), String> {
     let clock = Clock(tokio::time::Instant::now());
     let nofile = raise_nofile();
-    // Sockets in flight at most: well under the descriptor limit, leaving room for the rest.
-    let limit = usize::try_from(nofile.saturating_sub(128) / 2).unwrap_or(4096).clamp(16, 8192);
+    // Checks in flight at most: well under the descriptor limit, and few enough that a burst
+    // (start-up, a reload) does not overflow the reals' accept queues (SYN retries cost 1 s).
+    let limit = usize::try_from(nofile.saturating_sub(128) / 2).unwrap_or(1024).clamp(16, 1024);
     let sem = Arc::new(Semaphore::new(limit));
     let farm = Arc::new(farm);
     let mut engine = Engine::new(clock.now(), farm.clone());
+    engine.set_hostname(&nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default());
     let mut ipvs = Ipvs { backend, mirror: FakeIpvs::new(), owned: engine.owned_keys(), added: HashSet::new(), resync: true };
     let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(CheckId, Outcome)>();
     let mut maintenance = farm.maintenancedir.clone();
@@ -341,6 +346,8 @@ async fn run(
     let mut first_sync = Some(tokio::time::Instant::now() + farm.checkinterval.min(Duration::from_secs(1)));
     log.log(&format!("Starting heartbeat-rs ldirectord with pid: {} ({} checks)", std::process::id(), engine.active_checks()));
     let mut pending = engine.handle(clock.now(), Input::Tick);
+    let sleep = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(sleep);
     loop {
         for a in pending.drain(..) {
             match a {
@@ -366,7 +373,21 @@ async fn run(
                     let _ = tokio::process::Command::new("/bin/sh").arg("-c").arg(&command).stdin(std::process::Stdio::null()).spawn();
                 }
                 Action::Log(m) => log.log(&m),
-                Action::Alert { .. } => {}
+                Action::Alert { to, from, smtp, subject, body } => {
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        let r = tokio::time::timeout(
+                            Duration::from_secs(60),
+                            send_mail(&to, from.as_deref(), smtp.as_deref(), &subject, &body),
+                        )
+                        .await;
+                        match r {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => log.log(&format!("failed to send e-mail alert to {to}: {e}")),
+                            Err(_) => log.log(&format!("failed to send e-mail alert to {to}: timed out")),
+                        }
+                    });
+                }
             }
         }
         // The first table waits (briefly) for the first results, so a real that passes its first
@@ -388,6 +409,10 @@ async fn run(
             .flatten()
             .min()
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        // One timer, moved only when the wake-up time changes (not re-armed per event).
+        if sleep.deadline() != wake {
+            sleep.as_mut().reset(wake);
+        }
         tokio::select! {
             biased;
             c = ctl.recv() => match c {
@@ -417,9 +442,15 @@ async fn run(
                     }
                 }
             }
-            _ = tokio::time::sleep_until(wake) => {
+            _ = &mut sleep => {
                 if tokio::time::Instant::now() >= next_watch {
                     next_watch = tokio::time::Instant::now() + engine.farm().checkinterval;
+                    if let Some(p) = &status_file {
+                        let tmp = p.with_extension("tmp");
+                        if std::fs::write(&tmp, status_json(&engine.status(), clock.now())).is_ok() {
+                            let _ = std::fs::rename(&tmp, p);
+                        }
+                    }
                     let now_digest = digest(&config);
                     if now_digest.is_some() && now_digest != watch {
                         let changed = match (&watch, &now_digest) { (Some(a), Some(b)) => a.1 != b.1, _ => true };
@@ -448,12 +479,16 @@ async fn run(
                 pending = engine.handle(clock.now(), Input::Tick);
             }
         }
-        // Services no longer configured and already deleted are no longer ours.
-        let current = engine.owned_keys();
-        if ipvs.owned.len() > current.len() {
+        // Services no longer configured and already deleted are no longer ours (only worth
+        // looking at while a reload left extra keys).
+        if ipvs.owned.len() > engine.farm().virtuals.len() && !stale {
+            let current = engine.owned_keys();
             let mirror_keys: HashSet<ServiceKey> = ipvs.mirror.table().services.iter().map(|s| s.key).collect();
             ipvs.owned.retain(|k| current.contains(k) || mirror_keys.contains(k));
         }
+    }
+    if let Some(p) = &status_file {
+        let _ = std::fs::remove_file(p);
     }
     // Clean stop: remove the services with cleanstop=yes, leave the others as they are.
     let keys = engine.cleanstop_keys();
@@ -462,6 +497,81 @@ async fn run(
         ipvs.sync(&Table::default(), true, &log);
     }
     log.log("Linux Director Daemon terminated on signal: TERM");
+    Ok(())
+}
+
+/// Every real of every virtual as JSON: state, failures, seconds since the last check, and the
+/// last check's message (the reason when down).
+pub fn status_json(reals: &[crate::director::engine::RealStatus], now: Instant) -> String {
+    fn esc(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o
+    }
+    let items: Vec<String> = reals
+        .iter()
+        .map(|r| {
+            let ago = r.last_check.map_or("null".to_owned(), |t| format!("{:.3}", now.since(t).as_secs_f64()));
+            format!(
+                "{{\"virtual\":\"{}\",\"real\":\"{}\",\"state\":\"{}\",\"failures\":{},\"last_check_seconds_ago\":{ago},\"last_message\":\"{}\"}}",
+                esc(&r.virtual_id),
+                esc(&r.real),
+                r.health.name(),
+                r.failures,
+                esc(&r.last_message)
+            )
+        })
+        .collect();
+    format!("{{\"ldirectord\":{{\"pid\":{},\"reals\":[{}]}}}}\n", std::process::id(), items.join(","))
+}
+
+/// Sends an alert: over SMTP to `smtp` (host[:port]) when set, else through the local sendmail.
+async fn send_mail(to: &str, from: Option<&str>, smtp: Option<&str>, subject: &str, body: &[String]) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+    let from = from.map(str::to_owned).unwrap_or_else(|| format!("root@{host}"));
+    let rcpts: Vec<&str> = to.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let message = format!("From: {from}\r\nTo: {}\r\nSubject: {subject}\r\n\r\n{}\r\n", rcpts.join(", "), body.join("\r\n"));
+    let Some(server) = smtp else {
+        let mut child = tokio::process::Command::new("/usr/sbin/sendmail")
+            .arg("-t")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("sendmail: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(message.as_bytes()).await.map_err(|e| format!("sendmail: {e}"))?;
+        }
+        let st = child.wait().await.map_err(|e| format!("sendmail: {e}"))?;
+        return if st.success() { Ok(()) } else { Err(format!("sendmail: {st}")) };
+    };
+    let addr = if server.contains(':') { server.to_owned() } else { format!("{server}:25") };
+    let tcp = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("{addr}: {e}"))?;
+    let mut d = crate::checks::lines::Dialog::new(tcp);
+    let step = |(code, line): (u16, String), ok: u16| if code / 100 == ok / 100 { Ok(()) } else { Err(line) };
+    step(d.reply().await?, 220)?;
+    d.send(&format!("HELO {host}\r\n")).await?;
+    step(d.reply().await?, 250)?;
+    d.send(&format!("MAIL FROM:<{from}>\r\n")).await?;
+    step(d.reply().await?, 250)?;
+    for r in &rcpts {
+        d.send(&format!("RCPT TO:<{r}>\r\n")).await?;
+        step(d.reply().await?, 250)?;
+    }
+    d.send("DATA\r\n").await?;
+    step(d.reply().await?, 354)?;
+    // Dot-stuffing: a line starting with "." gets another.
+    let stuffed = message.replace("\r\n.", "\r\n..");
+    d.send(&format!("{stuffed}.\r\n")).await?;
+    step(d.reply().await?, 250)?;
+    let _ = d.send("QUIT\r\n").await;
     Ok(())
 }
 

@@ -83,6 +83,7 @@ pub enum Action {
     /// An e-mail alert (`emailalert`): recipients, subject, body lines.
     Alert {
         to: String,
+        from: Option<String>,
         smtp: Option<String>,
         subject: String,
         body: Vec<String>,
@@ -93,6 +94,8 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
     CheckDue,
+    /// An `emailalertfreq` reminder for a real still down.
+    Reminder,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,6 +161,9 @@ pub struct Engine {
     next_id: u64,
     dirty: bool,
     actions: Vec<Action>,
+    hostname: String,
+    /// (virtual index, check index) → when to mail "Inaccessible" again.
+    reminders: HashMap<(usize, usize), Instant>,
 }
 
 impl Engine {
@@ -172,6 +178,8 @@ impl Engine {
             next_id: 0,
             dirty: false,
             actions: Vec::new(),
+            hostname: String::new(),
+            reminders: HashMap::new(),
         };
         e.reconfigure(now, farm);
         e.actions.clear();
@@ -191,6 +199,9 @@ impl Engine {
             Input::Reconfigure(farm) => self.reconfigure(now, farm),
         }
         self.dispatch_due(now);
+        if !self.reminders.is_empty() {
+            self.remind(now);
+        }
         if self.dirty {
             self.dirty = false;
             self.fallback_commands();
@@ -201,7 +212,12 @@ impl Engine {
 
     /// The earliest time a check is due.
     pub fn next_deadline(&self) -> Option<Deadline<Why>> {
-        self.heap.peek().map(|Reverse((at, _))| Deadline { at: *at, why: Why::CheckDue })
+        let check = self.heap.peek().map(|Reverse((at, _))| Deadline { at: *at, why: Why::CheckDue });
+        let remind = self.reminders.values().min().map(|at| Deadline { at: *at, why: Why::Reminder });
+        match (check, remind) {
+            (Some(c), Some(r)) => Some(if r.at < c.at { r } else { c }),
+            (c, r) => c.or(r),
+        }
     }
 
     fn dispatch_due(&mut self, now: Instant) {
@@ -241,6 +257,16 @@ impl Engine {
         c.due = Some(due);
         self.heap.push(Reverse((due, id)));
         c.last_check = Some(now);
+        let before = c.health;
+        self.fold(i, probe, outcome);
+        let after = self.checks[i].health;
+        if after != before && (before != Health::Unknown || after == Health::Down) {
+            self.alert(now, i, before, after);
+        }
+    }
+
+    fn fold(&mut self, i: usize, probe: Probe, outcome: Outcome) {
+        let c = &mut self.checks[i];
         let label = c.spec.label.clone();
         match outcome {
             Outcome::Maintenance => {
@@ -291,6 +317,69 @@ impl Engine {
         }
     }
 
+    /// E-mail alerts (`emailalert`) for a real that went down or came back, to every virtual
+    /// holding it whose `emailalertstatus` covers the daemon's state; a down real is mailed
+    /// again every `emailalertfreq` seconds while it stays down.
+    fn alert(&mut self, now: Instant, i: usize, before: Health, after: Health) {
+        let (status_bit, status) = if before == Health::Unknown { (1u8, "starting") } else { (2u8, "running") };
+        for vi in 0..self.farm.virtuals.len() {
+            let v = &self.farm.virtuals[vi];
+            if v.emailalert.is_none() || v.emailalertstatus & status_bit == 0 || !v.reals.iter().any(|r| r.check == i) {
+                continue;
+            }
+            let freq = v.emailalertfreq;
+            let word = if after == Health::Down { "Inaccessible" } else { "Restored" };
+            self.mail(vi, i, word, status);
+            if after == Health::Down && freq > 0 {
+                self.reminders.insert((vi, i), now + Duration::from_secs(u64::from(freq)));
+            } else {
+                self.reminders.remove(&(vi, i));
+            }
+        }
+    }
+
+    fn mail(&mut self, vi: usize, i: usize, word: &str, status: &str) {
+        let v = &self.farm.virtuals[vi];
+        let (Some(to), Some(r)) = (&v.emailalert, v.reals.iter().find(|r| r.check == i)) else { return };
+        let real = crate::ipvs::model::SockAddr(r.dest.addr, r.dest.port);
+        let prefix = v.servicename.as_ref().map(|n| format!("[{n}] ")).unwrap_or_default();
+        let msg = format!("{word} real server: {real} ({})", v.id);
+        let mut body =
+            vec![format!("ldirectord host: {}", self.hostname), format!("Log-Message: {msg}"), format!("Daemon-Status: {status}")];
+        if let Some(n) = &v.servicename {
+            body.push(format!("Service name: {n}"));
+        }
+        if let Some(c) = &v.comment {
+            body.push(format!("Comment: {c}"));
+        }
+        self.actions.push(Action::Alert {
+            to: to.clone(),
+            from: self.farm.emailalertfrom.clone(),
+            smtp: v.smtp.clone(),
+            subject: format!("{prefix}{msg}"),
+            body,
+        });
+    }
+
+    /// Reminders that are due: mailed again while the real is still down.
+    fn remind(&mut self, now: Instant) {
+        let due: Vec<(usize, usize)> = self.reminders.iter().filter(|(_, at)| **at <= now).map(|(k, _)| *k).collect();
+        for (vi, i) in due {
+            if self.checks.get(i).is_some_and(|c| c.health == Health::Down) {
+                self.mail(vi, i, "Inaccessible", "running");
+                let freq = self.farm.virtuals[vi].emailalertfreq.max(1);
+                self.reminders.insert((vi, i), now + Duration::from_secs(u64::from(freq)));
+            } else {
+                self.reminders.remove(&(vi, i));
+            }
+        }
+    }
+
+    /// The host name alerts name (data, as the engine reads nothing itself).
+    pub fn set_hostname(&mut self, h: &str) {
+        self.hostname = h.to_owned();
+    }
+
     fn reconfigure(&mut self, now: Instant, farm: Arc<Farm>) {
         let mut old: HashMap<CheckKey, CheckState> = self.checks.drain(..).map(|c| (c.spec.key.clone(), c)).collect();
         let old_commands: HashMap<ServiceKey, Command> = self.farm.virtuals.iter().zip(&self.commands).map(|(v, c)| (v.key, *c)).collect();
@@ -335,6 +424,8 @@ impl Engine {
         if self.heap.len() > 2 * self.checks.len() + 16 {
             self.heap = self.checks.iter().filter_map(|c| c.due.map(|d| Reverse((d, c.id)))).collect();
         }
+        // Indices change with the configuration; reminders start again from the next transition.
+        self.reminders.clear();
         self.farm = farm;
         self.dirty = true;
     }

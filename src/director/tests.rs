@@ -42,6 +42,7 @@ struct World {
     runs: HashMap<IpAddr, Vec<(Instant, Probe)>>,
     commands: Vec<String>,
     logs: Vec<String>,
+    alerts: Vec<String>,
     ops: usize,
 }
 
@@ -64,6 +65,7 @@ impl World {
             runs: HashMap::new(),
             commands: Vec::new(),
             logs: Vec::new(),
+            alerts: Vec::new(),
             ops: 0,
         };
         w.feed(Input::Tick);
@@ -92,7 +94,7 @@ impl World {
                 Action::TableChanged => self.stale = true,
                 Action::RunFallbackCommand { command } => self.commands.push(command),
                 Action::Log(l) => self.logs.push(l),
-                Action::Alert { .. } => {}
+                Action::Alert { subject, .. } => self.alerts.push(subject),
             }
         }
     }
@@ -422,4 +424,109 @@ fn ten_thousand_reals_simulated_quickly() {
     assert_eq!(w.ipvs.table().dest_count(), 10_000);
     assert!(w.table().matches("Masq    1").count() == 10_000);
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+}
+
+#[test]
+fn email_alerts_on_transitions_only_where_configured() {
+    let cfg = "checkinterval=1\nemailalert=\"ops@example.com\"\nemailalertstatus=running\nvirtual=10.0.0.1:80\n    servicename=web\n    real=10.1.0.1:80 masq\nvirtual=10.0.0.2:80\n    emailalertstatus=none\n    real=10.1.0.1:80 masq\n";
+    let mut w = World::new(cfg);
+    w.run_for(secs(1.5));
+    assert!(w.alerts.is_empty(), "{:?}", w.alerts);
+    w.down.insert(ip("10.1.0.1"));
+    w.run_for(secs(1.5));
+    w.down.clear();
+    w.run_for(secs(1.5));
+    assert_eq!(
+        w.alerts,
+        vec!["[web] Inaccessible real server: 10.1.0.1:80 (tcp:10.0.0.1:80)", "[web] Restored real server: 10.1.0.1:80 (tcp:10.0.0.1:80)"]
+    );
+}
+
+#[test]
+fn emailalertfreq_reminds_while_down() {
+    let cfg = "checkinterval=1\nemailalert=\"ops@example.com\"\nemailalertfreq=5\nvirtual=10.0.0.1:80\n    real=10.1.0.1:80 masq\n";
+    let mut w = World::new(cfg);
+    w.run_for(secs(1.5));
+    w.down.insert(ip("10.1.0.1"));
+    w.run_for(secs(11.5));
+    let inaccessible = w.alerts.iter().filter(|a| a.starts_with("Inaccessible")).count();
+    assert_eq!(inaccessible, 3, "{:?}", w.alerts);
+    w.down.clear();
+    w.run_for(secs(12.0));
+    assert_eq!(w.alerts.iter().filter(|a| a.starts_with("Inaccessible")).count(), 3);
+    assert_eq!(w.alerts.last().unwrap(), "Restored real server: 10.1.0.1:80 (tcp:10.0.0.1:80)");
+}
+
+/// Seeded random runs: reals flap, hang and go into maintenance, the configuration is reloaded;
+/// after every step the table must be what the health says (the engine's invariants).
+#[test]
+fn random_runs_keep_the_table_consistent_with_health() {
+    let seed: u64 = std::env::var("HB_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
+    let mut x = seed;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let configs = [
+        "checkinterval=1\nnegotiatetimeout=2\nfailurecount=2\nquiescent=yes\nfallback=127.0.0.1:80\nvirtual=10.0.0.1:80\n    service=http\n    real=10.1.0.1:80 masq 2\n    real=10.1.0.2:80 masq 3\nvirtual=10.0.0.2:80\n    service=http\n    quiescent=no\n    real=10.1.0.2:80 masq\n    real=10.1.0.3:80 masq\n",
+        "checkinterval=1\nnegotiatetimeout=1\nvirtual=10.0.0.1:80\n    service=http\n    checktype=3\n    real=10.1.0.1:80 masq 2\n    real=10.1.0.4:80 masq\nvirtual=10.0.0.3:80\n    checktype=on\n    real=10.1.0.3:80 masq\n",
+    ];
+    let mut w = World::new(configs[0]);
+    let addrs: Vec<IpAddr> = (1..=4).map(|i| ip(&format!("10.1.0.{i}"))).collect();
+    for step in 0..300 {
+        let a = addrs[rnd(4) as usize];
+        match rnd(10) {
+            0..=3 => {
+                w.down.insert(a);
+            }
+            4..=6 => {
+                w.down.remove(&a);
+                w.hung.remove(&a);
+                w.maintenance.remove(&a);
+            }
+            7 => {
+                w.hung.insert(a);
+            }
+            8 => {
+                w.maintenance.insert(a);
+            }
+            _ => w.reload(configs[rnd(2) as usize]),
+        }
+        w.run_for(Duration::from_millis(rnd(3000)));
+        // Invariants: the table equals the desired table, and the desired table follows health.
+        assert_eq!(w.ipvs.table().canonical(), w.engine.desired().canonical(), "seed {seed} step {step}");
+        let status = w.engine.status();
+        let farm = w.engine.farm().clone();
+        for v in &farm.virtuals {
+            let svc = w.ipvs.table().service(&v.key).cloned().unwrap_or_else(|| panic!("seed {seed} step {step}: {} missing", v.id));
+            let mut any_up = false;
+            let mut all_known = true;
+            for r in &v.reals {
+                let st = status
+                    .iter()
+                    .find(|s| s.virtual_id == v.id && s.real == crate::ipvs::model::SockAddr(r.dest.addr, r.dest.port).to_string())
+                    .unwrap();
+                let dest = svc.dest(&r.dest);
+                match st.health {
+                    Health::Up => {
+                        any_up = true;
+                        assert_eq!(dest.map(|d| d.conf.weight), Some(r.conf.weight), "seed {seed} step {step}");
+                    }
+                    h => {
+                        all_known &= h != Health::Unknown;
+                        if v.quiescent {
+                            assert_eq!(dest.map(|d| d.conf.weight), Some(0), "seed {seed} step {step}");
+                        } else {
+                            assert!(dest.is_none(), "seed {seed} step {step}");
+                        }
+                    }
+                }
+            }
+            if let Some((fb, _)) = v.fallback {
+                assert_eq!(svc.dest(&fb).is_some(), !any_up && all_known, "seed {seed} step {step}: fallback of {}", v.id);
+            }
+        }
+    }
 }

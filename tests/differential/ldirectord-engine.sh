@@ -34,6 +34,10 @@ export IPVSADM_STATE=$w/legacy.json IPVSADM_LOG=$w/legacy.log
 declare -A srv
 serve() { python3 -m http.server 8080 --bind "$1" -d $w/www >/dev/null 2>&1 & srv[$1]=$!; }
 unserve() { kill "${srv[$1]}" 2>/dev/null || true; wait "${srv[$1]}" 2>/dev/null || true; }
+legacy= ours=
+# Nothing outlives the test, whichever way it ends (no PID namespace here).
+cleanup() { for r in "${!srv[@]}"; do unserve "$r"; done; kill $legacy $ours 2>/dev/null || true; }
+trap cleanup EXIT
 for r in 127.2.1.1 127.2.1.2 127.2.2.1 127.2.2.2 127.2.3.1; do serve $r; done
 
 config() { # $1: extra real for virtual 1, $2: "yes" to keep virtual 3
@@ -136,7 +140,6 @@ kill -TERM $legacy $ours
 wait $legacy $ours 2>/dev/null || true
 a=$(norm_legacy); b=$(norm_ours)
 if [ "$a" = "$b" ]; then echo "stop: equal (cleanstop, $(printf '%s\n' "$a" | grep -c . || true) entries left)"; else echo "stop: DIFFERENT"; diff <(echo "$a") <(echo "$b") | sed 's/^/    /' || true; fails=$((fails + 1)); fi
-for r in "${!srv[@]}"; do unserve "$r"; done
 echo "ldirectord 4.12 made $(wc -l <$w/legacy.log) ipvsadm calls"
 if [ $fails -gt 0 ]; then
     echo "--- legacy output"; tail -30 $w/legacy.out; echo "--- ours"; tail -30 $w/ours.out
