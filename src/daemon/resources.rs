@@ -149,6 +149,7 @@ impl Runner {
                     config: config.clone(),
                     ipvs,
                     log: None,
+                    status_file: None,
                 })
                 .map_err(|errs| errs.join("; "))?;
                 log(&format!("info: ldirectord {}: started in process", config.display()));
