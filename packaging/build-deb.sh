@@ -112,7 +112,7 @@ sed "s/@VERSION@/$version/" "$pkg/debian/changelog" | gzip -9n >"$stage/$doc/cha
 chmod 0644 "$stage/$doc/copyright" "$stage/$doc/changelog.Debian.gz"
 
 # Maintainer scripts, conffiles, md5sums, control.
-for s in postinst prerm postrm; do
+for s in preinst postinst prerm postrm; do
     install -m 0755 "$pkg/debian/$s" "$stage/DEBIAN/$s"
 done
 (cd "$stage" && find etc -type f | sort | sed 's|^|/|') >"$stage/DEBIAN/conffiles"

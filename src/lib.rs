@@ -11,5 +11,6 @@ pub mod daemon;
 pub mod ipvs;
 pub mod membership;
 pub mod net;
+pub mod resources;
 pub mod time;
 pub mod wire;

@@ -96,16 +96,31 @@ fn kind_checks_single_files_and_garbage_never_panics() {
 #[test]
 fn applets_dispatch_on_argv0_and_on_the_first_argument() {
     let dir = tempfile::tempdir().unwrap();
-    for applet in ["ldirectord", "hb_standby", "hb_takeover"] {
+    for (applet, says) in [
+        ("ldirectord", "ldirectord: not implemented yet"),
+        ("hb_standby", "hb_standby: wrong resources(status)."),
+        ("hb_takeover", "hb_takeover: wrong resources(status)."),
+    ] {
         let link = dir.path().join(applet);
         std::os::unix::fs::symlink(BIN, &link).unwrap();
         let o = Command::new(&link).arg("status").output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{applet}");
-        assert!(stderr(&o).starts_with(&format!("{applet}: not implemented yet")), "{applet}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with(says), "{applet}: {}", stderr(&o));
         let o = run(&[applet, "status"]);
         assert_eq!(o.status.code(), Some(1));
-        assert!(stderr(&o).starts_with(&format!("{applet}: not implemented yet")), "{}", stderr(&o));
+        assert!(stderr(&o).starts_with(says), "{}", stderr(&o));
     }
+}
+
+#[test]
+fn hb_standby_without_a_daemon_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN).args(["hb_standby", "all"]).env("HEARTBEAT_RS_CTL", dir.path().join("none.sock")).output().unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("Cannot signon with heartbeat"), "{}", stderr(&o));
+    let o = Command::new(BIN).args(["hb_takeover", "a", "b"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too many arguments"));
 }
 
 #[test]

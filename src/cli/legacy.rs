@@ -231,6 +231,8 @@ fn start(f: &Flags) -> ExitCode {
         debug: f.debug,
         notes,
         ready: None,
+        fence_cmd: super::default_fence(),
+        rsc_timeout: Duration::from_secs(120),
     };
     let Some(mut cfg) = super::load_for_run(&dir) else {
         return ExitCode::from(6);
@@ -260,6 +262,7 @@ fn start(f: &Flags) -> ExitCode {
     opts.ready = Some(Box::new(move || {
         let mut l = writer.borrow_mut();
         let _ = l.set_len(0).and_then(|_| l.rewind()).and_then(|_| writeln!(l, "{}", std::process::id()));
+        crate::daemon::notify::ready();
     }));
     let result = crate::daemon::heartbeat::run(cfg, opts);
     let _ = std::fs::remove_file(&path);

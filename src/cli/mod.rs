@@ -24,7 +24,8 @@ pub fn dispatch(args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().map(|a| Path::new(a).file_name().unwrap_or(a.as_os_str()).to_string_lossy().into_owned()).unwrap_or_default();
     match argv0.as_str() {
         "cl_status" => ExitCode::from(crate::daemon::heartbeat::cl_status(&rest(&args, 1)) as u8),
-        "ldirectord" | "hb_standby" | "hb_takeover" => not_implemented(&argv0),
+        "hb_standby" | "hb_takeover" => standby_applet(&argv0, &rest(&args, 1)),
+        "ldirectord" => not_implemented(&argv0),
         _ => heartbeat(args),
     }
 }
@@ -66,6 +67,13 @@ enum Command {
         /// More debug output (repeatable), on top of ha.cf's `debug`.
         #[arg(short = 'd', action = clap::ArgAction::Count)]
         debug: u8,
+        /// Self-fencing when a resource will not stop (default: $HEARTBEAT_RS_FENCE_CMD, else
+        /// `reboot -nf` as Heartbeat 3.0.6 does).
+        #[arg(long)]
+        fence_command: Option<String>,
+        /// Seconds one resource script call may take before it is killed.
+        #[arg(long, default_value_t = 120)]
+        resource_timeout: u64,
     },
     /// The running daemon's view: nodes, links, dropped-datagram counters.
     Status {
@@ -124,8 +132,10 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
-        Some(Command::Run { config_dir, state_dir, node, ctl_socket, log_format, debug }) => {
+        Some(Command::Run { config_dir, state_dir, node, ctl_socket, log_format, debug, fence_command, resource_timeout }) => {
             let opts = crate::daemon::heartbeat::Options {
+                fence_cmd: fence_command.unwrap_or_else(default_fence),
+                rsc_timeout: std::time::Duration::from_secs(resource_timeout),
                 node: String::new(),
                 state_dir,
                 ctl: ctl_socket,
@@ -136,7 +146,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
                 },
                 debug: u32::from(debug),
                 notes: Vec::new(),
-                ready: None,
+                ready: Some(Box::new(crate::daemon::notify::ready)),
             };
             run(&config_dir, node, opts)
         }
@@ -153,11 +163,45 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
             ExitCode::from(crate::daemon::heartbeat::cl_status(&args) as u8)
         }
-        Some(Command::HbStandby { .. }) => not_implemented("hb_standby"),
-        Some(Command::HbTakeover { .. }) => not_implemented("hb_takeover"),
+        Some(Command::HbStandby { args }) => {
+            standby_applet("hb_standby", &args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>())
+        }
+        Some(Command::HbTakeover { args }) => {
+            standby_applet("hb_takeover", &args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>())
+        }
         Some(Command::GenerateMan { dir }) => man::generate(HeartbeatCli::command(), &dir),
         None => legacy::run(&[]),
     }
+}
+
+/// The self-fencing command: $HEARTBEAT_RS_FENCE_CMD, else `reboot -nf` as Heartbeat 3.0.6 does.
+pub fn default_fence() -> String {
+    std::env::var("HEARTBEAT_RS_FENCE_CMD").unwrap_or_else(|_| "reboot -nf".to_owned())
+}
+
+/// `hb_standby [all|foreign|local|failback]` / `hb_takeover [...]`, as the 3.0.6 scripts: the
+/// request goes to the running daemon, which negotiates with the peer; they return at once.
+fn standby_applet(name: &str, args: &[String]) -> ExitCode {
+    let usage = || {
+        eprintln!("usage:\n{name} [all|foreign|local|failback]");
+        ExitCode::from(1)
+    };
+    if args.len() > 1 {
+        eprintln!("{name}: too many arguments");
+        return usage();
+    }
+    let class = match args.first().map(String::as_str).unwrap_or("all") {
+        c @ ("all" | "foreign" | "local") => c,
+        // failback: go standby for the peer's groups / take back our own.
+        "failback" if name == "hb_standby" => "foreign",
+        "failback" => "local",
+        "--help" | "-h" => return usage(),
+        other => {
+            eprintln!("{name}: wrong resources({other}).");
+            return usage();
+        }
+    };
+    ExitCode::from(crate::daemon::heartbeat::cl_status(&[name.to_owned(), class.to_owned()]) as u8)
 }
 
 fn not_implemented(what: &str) -> ExitCode {

@@ -120,6 +120,9 @@ pub struct HaCf {
     /// `None` when `logfacility none` or unset (no syslog).
     pub logfacility: Option<String>,
     pub use_logd: bool,
+    /// `metrics ADDR:PORT|PORT|off` (heartbeat-rs only): the Prometheus endpoint; a bare port
+    /// binds to localhost.
+    pub metrics: Option<std::net::SocketAddr>,
     pub conn_logd_time: Duration,
     pub debug: u32,
     pub crm: Crm,
@@ -164,6 +167,7 @@ impl Default for HaCf {
             debugfile: None,
             logfacility: None,
             use_logd: false,
+            metrics: None,
             conn_logd_time: Duration::from_secs(60),
             debug: 0,
             crm: Crm::Off,
@@ -226,6 +230,7 @@ const DIRECTIVES: &[(&str, Arity)] = &[
     ("debug", Arity::EachValue),
     ("msgfmt", Arity::EachValue),
     ("use_logd", Arity::EachValue),
+    ("metrics", Arity::EachValue),
     ("conn_logd_time", Arity::EachValue),
     ("use_apphbd", Arity::EachValue),
     ("log_badpack", Arity::EachValue),
@@ -551,6 +556,19 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
             _ => d.error(n, format!("invalid hbgenmethod {}; expected file or time", quote(v))),
         },
         "realtime" => set_bool(d, n, key, v, &mut cf.realtime),
+        "metrics" => {
+            let addr = if v == "off" {
+                Ok(None)
+            } else if let Ok(port) = v.parse::<u16>() {
+                Ok(Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))))
+            } else {
+                v.parse::<std::net::SocketAddr>().map(Some)
+            };
+            match addr {
+                Ok(a) => cf.metrics = a,
+                Err(_) => d.error(n, format!("invalid metrics endpoint {}; expected PORT, ADDRESS:PORT or off", quote(v))),
+            }
+        }
         "use_logd" => {
             set_bool(d, n, key, v, &mut cf.use_logd);
             st.use_logd = Some((cf.use_logd, n));
@@ -974,6 +992,18 @@ mod tests {
         assert_eq!(parse_time("."), Some(Duration::ZERO));
         // Heartbeat has no overflow check; a huge value saturates ("for ever").
         assert!(parse_time("99999999999999999999").is_some_and(|t| t > Duration::from_secs(1 << 40)));
+    }
+
+    #[test]
+    fn metrics_endpoint_defaults_to_localhost() {
+        assert_eq!(ok(BASE).metrics, None);
+        assert_eq!(ok(&format!("{BASE}metrics 9684\n")).metrics, Some("127.0.0.1:9684".parse().unwrap()));
+        assert_eq!(ok(&format!("{BASE}metrics [::]:9684\n")).metrics, Some("[::]:9684".parse().unwrap()));
+        assert_eq!(ok(&format!("{BASE}metrics 9684\nmetrics off\n")).metrics, None);
+        assert_eq!(
+            errs(&format!("{BASE}metrics yes\n")),
+            vec!["ha.cf:3: invalid metrics endpoint \"yes\"; expected PORT, ADDRESS:PORT or off"]
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct Options {
     pub notes: Vec<String>,
     /// Called once the daemon answers signals and cl_status (writes the pid file; tells systemd).
     pub ready: Option<Box<dyn FnOnce()>>,
+    /// Run when a resource will not stop (self-fencing; 3.0.6 reboots).
+    pub fence_cmd: String,
+    /// Limit for one resource script call.
+    pub rsc_timeout: Duration,
 }
 
 /// Logs one line; Heartbeat's level prefix (`info: `, `WARN: `, `ERROR: `, `CRIT: `, `debug: `)
@@ -74,7 +78,7 @@ fn load_identity(dir: &Path) -> Result<Identity, String> {
     Ok(Identity { uuid, generation })
 }
 
-type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
+pub type CtlRequest = (Vec<String>, oneshot::Sender<(i32, String)>);
 
 /// Runs until SIGTERM or SIGINT.
 pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
@@ -115,8 +119,13 @@ pub fn run(cfg: HaConfig, opts: Options) -> Result<(), String> {
         names: Vec::new(),
         directives: hc.directives.iter().map(|d| (d.name.clone(), d.value.clone())).collect(),
     };
+    if hc.nodes.len() > 2 && !cfg.haresources.is_empty() {
+        log("WARN: haresources manages two-node clusters; resources are negotiated with the first other node only");
+    }
+    let (done_tx, done_rx) = mpsc::channel(16);
+    let rsc = super::resources::Edge::new(&cfg, &opts.node, opts.fence_cmd.clone(), opts.rsc_timeout, done_tx);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio: {e}"))?;
-    rt.block_on(main_loop(mcfg, identity, media, pinger, opts, view, cfg))
+    rt.block_on(main_loop(mcfg, identity, media, pinger, opts, view, cfg, rsc, done_rx))
 }
 
 /// Every node, ping nodes (`true`) too, as cl_status lists them: the reverse of ha.cf's order.
@@ -175,6 +184,9 @@ struct View {
 /// Bad datagrams are counted always and logged at most once per this interval.
 const BAD_LOG_EVERY: Duration = Duration::from_secs(10);
 
+type JobDone = (u64, Vec<crate::resources::Outcome>);
+
+#[allow(clippy::too_many_arguments)]
 async fn main_loop(
     mcfg: Config,
     identity: Identity,
@@ -183,6 +195,8 @@ async fn main_loop(
     opts: Options,
     mut view: View,
     mut loaded: HaConfig,
+    mut rsc: super::resources::Edge,
+    mut done_rx: mpsc::Receiver<JobDone>,
 ) -> Result<(), String> {
     let origin = tokio::time::Instant::now();
     let now = || Instant(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -229,12 +243,17 @@ async fn main_loop(
         .map(|l| tokio::net::UdpSocket::from_std(l.send).map(|s| (l.iface, s, l.dest)).map_err(|e| format!("sender: {e}")))
         .collect::<Result<_, _>>()?;
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<CtlRequest>(16);
+    if let Some(addr) = loaded.ha_cf.metrics {
+        crate::daemon::metrics::spawn(addr, ctl_tx.clone()).await?;
+        log(&format!("info: Prometheus metrics on http://{addr}/metrics"));
+    }
     spawn_ctl(&opts.ctl, ctl_tx)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).map_err(|e| e.to_string())?;
     let mut usr2 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2()).map_err(|e| e.to_string())?;
+    rsc.verify_all_idle().await?;
     let mut opts = opts;
     if let Some(ready) = opts.ready.take() {
         ready();
@@ -245,27 +264,45 @@ async fn main_loop(
     log(&format!("info: Heartbeat generation: {}", identity.generation));
     log(&format!("info: {} starting as node {}", env!("CARGO_PKG_NAME"), opts.node));
     let mut actions: Vec<Action> = engine.handle(now(), wall_secs(), Input::DeadlineReached).collect();
-    // No resource manager yet: this node is up at once and active after its first keepalive.
+    // Up at once, active after the first keepalive; then the resource manager starts.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
     let mut became_active = false;
     let mut bad_logged: Option<(Instant, u64)> = None;
+    let mut shutting_down = false;
     loop {
-        for a in actions.drain(..) {
-            if a == Action::Ping {
-                if let Some(p) = pinger.as_mut() {
-                    p.send_all();
-                }
-                continue;
+        // Membership's actions feed the resource manager, whose messages go back to membership.
+        loop {
+            let mut msgs = Vec::new();
+            if rsc.next_deadline().is_some_and(|d| d <= now()) {
+                msgs.extend(rsc.feed(now(), crate::resources::Event::Tick));
             }
-            if let Action::Send(bytes) = &a {
-                for tx in &serial_tx {
-                    let _ = tx.send(bytes.clone());
+            for a in actions.drain(..) {
+                if a == Action::Ping {
+                    if let Some(p) = pinger.as_mut() {
+                        p.send_all();
+                    }
+                    continue;
                 }
+                if let Action::Send(bytes) = &a {
+                    for tx in &serial_tx {
+                        let _ = tx.send(bytes.clone());
+                    }
+                }
+                msgs.extend(rsc.observe(now(), &a));
+                perform(&links, &view.links, a).await;
             }
-            perform(&links, &view.links, a).await;
+            for m in msgs {
+                actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+            }
+            if actions.is_empty() && rsc.next_deadline().is_none_or(|d| d > now()) {
+                break;
+            }
+        }
+        if rsc.exit {
+            break;
         }
         bad_logged = log_bad_packets(&engine, now(), bad_logged);
-        let deadline = engine.next_deadline().at;
+        let deadline = engine.next_deadline().at.min(rsc.next_deadline().unwrap_or(Instant(u64::MAX)));
         let sleep_for = Duration::from_micros(deadline.0.saturating_sub(now().0));
         tokio::select! {
             Some((medium, bytes)) = pkt_rx.recv() => {
@@ -280,13 +317,31 @@ async fn main_loop(
                 if !became_active {
                     became_active = true;
                     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Active)));
+                    for m in rsc.feed(now(), crate::resources::Event::Start) {
+                        actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                    }
+                }
+            }
+            Some((id, outcomes)) = done_rx.recv() => {
+                for m in rsc.feed(now(), crate::resources::Event::JobDone { id, outcomes }) {
+                    actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
                 }
             }
             Some(node) = ping_rx.recv() => {
                 actions.extend(engine.handle(now(), wall_secs(), Input::PingReplied { node: &node }));
             }
             Some((args, reply)) = ctl_rx.recv() => {
-                let _ = reply.send(answer(&engine, now(), &view, &args));
+                match rsc.control(now(), &args) {
+                    Some((ans, msgs)) => {
+                        let _ = reply.send(ans);
+                        for m in msgs {
+                            actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                        }
+                    }
+                    None => {
+                        let _ = reply.send(answer(&engine, now(), &view, &args));
+                    }
+                }
             }
             _ = hup.recv() => {
                 if let Some(new) = reload(&loaded) {
@@ -313,11 +368,23 @@ async fn main_loop(
             }
             _ = usr1.recv() => log(&format!("info: debug level now {}", crate::daemon::logging::adjust_debug(1))),
             _ = usr2.recv() => log(&format!("info: debug level now {}", crate::daemon::logging::adjust_debug(-1))),
-            _ = term.recv() => break,
+            // The first SIGTERM hands the resources over (the loop ends once `shutdone` is out);
+            // a second one ends at once.
+            _ = term.recv() => {
+                if shutting_down {
+                    break;
+                }
+                shutting_down = true;
+                crate::daemon::notify::notify("STOPPING=1");
+                log("info: Heartbeat shutdown requested.");
+                for m in rsc.feed(now(), crate::resources::Event::Shutdown) {
+                    actions.extend(engine.handle(now(), wall_secs(), Input::SendMessage(m)));
+                }
+            }
             _ = int.recv() => break,
         }
     }
-    log("shutting down");
+    log("info: shutting down");
     let _ = std::fs::remove_file(&opts.ctl);
     Ok(())
 }
@@ -492,6 +559,7 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
                 None => (1, String::new()),
             }
         }
+        Some("metrics") => (0, metrics_text(engine, now, view)),
         Some("status") if flag("--json") => (0, status_json(engine, now, view)),
         Some("status") => {
             let c = engine.counters();
@@ -512,6 +580,54 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
         Some(other) => (11, format!("!{other}: invalid sub-command.\n")),
         None => (1, "!no sub-command\n".into()),
     }
+}
+
+/// Prometheus text exposition: node and link gauges, datagram counters.
+fn metrics_text(engine: &Membership, now: Instant, view: &View) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let mut out = String::new();
+    out.push_str(
+        "# HELP heartbeat_node_up Whether a node (or ping node) is alive, as cl_status nodestatus says.\n# TYPE heartbeat_node_up gauge\n",
+    );
+    for (n, ping) in &view.listed {
+        let st = engine.node_status(n).unwrap_or(NodeStatus::Dead);
+        out.push_str(&format!(
+            "heartbeat_node_up{{node=\"{}\",type=\"{}\",status=\"{}\"}} {}\n",
+            esc(n),
+            if *ping { "ping" } else { "normal" },
+            st.name(),
+            u8::from(st != NodeStatus::Dead)
+        ));
+    }
+    out.push_str("# HELP heartbeat_link_up Whether a node was heard on a link within its deadtime.\n# TYPE heartbeat_link_up gauge\n");
+    for (n, _) in view.listed.iter().filter(|(_, ping)| !ping) {
+        for l in &view.names {
+            let up = view.links.iter().enumerate().filter(|(_, x)| *x == l).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+            out.push_str(&format!("heartbeat_link_up{{node=\"{}\",link=\"{}\"}} {}\n", esc(n), esc(l), u8::from(up)));
+        }
+    }
+    let c = engine.counters();
+    out.push_str(
+        "# HELP heartbeat_datagrams_total Datagrams received, by what became of them.\n# TYPE heartbeat_datagrams_total counter\n",
+    );
+    for (result, v) in [
+        ("accepted", c.accepted),
+        ("malformed_or_bad_auth", c.malformed_or_bad_auth),
+        ("unknown_node", c.unknown_node),
+        ("replayed", c.replayed),
+        ("duplicate", c.duplicate),
+    ] {
+        out.push_str(&format!("heartbeat_datagrams_total{{result=\"{result}\"}} {v}\n"));
+    }
+    out.push_str("# HELP heartbeat_retransmissions_total Retransmission requests sent, messages re-sent, messages given up.\n# TYPE heartbeat_retransmissions_total counter\n");
+    for (kind, v) in [("requested", c.rexmit_requested), ("sent", c.rexmit_sent), ("lost", c.lost)] {
+        out.push_str(&format!("heartbeat_retransmissions_total{{kind=\"{kind}\"}} {v}\n"));
+    }
+    out.push_str(&format!(
+        "# HELP heartbeat_node_deaths_total Times a peer was declared dead.\n# TYPE heartbeat_node_deaths_total counter\nheartbeat_node_deaths_total {}\n",
+        c.node_deaths
+    ));
+    out
 }
 
 /// `heartbeat status --json`: nodes, links and the datagram counters.

@@ -2,3 +2,6 @@
 
 pub mod heartbeat;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
+pub mod resources;

@@ -161,6 +161,8 @@ pub struct Counters {
     pub rexmit_sent: u64,
     /// Gaps in a peer's sequence that were never filled.
     pub lost: u64,
+    /// Peers declared dead (deadtime passed, or a clean shutdown).
+    pub node_deaths: u64,
 }
 
 /// Messages kept for retransmission (3.0.6's `MAXMSGHIST`).
@@ -365,6 +367,7 @@ impl Membership {
                 p.status = NodeStatus::Dead;
                 p.missing.clear();
             }
+            self.counters.node_deaths += 1;
             self.actions.push(Action::NodeStatusChanged { node: name, status: NodeStatus::Dead });
         }
         // 3.0.6 logs the node's death first, then its links'.
@@ -612,6 +615,7 @@ impl Membership {
                     p.status = NodeStatus::Dead;
                     p.last_heard = None;
                     p.missing.clear();
+                    self.counters.node_deaths += 1;
                     self.actions.push(Action::NodeStatusChanged { node: src.clone(), status: NodeStatus::Dead });
                 }
                 self.actions.push(Action::Deliver { from: src.clone(), msg });

@@ -1,45 +1,53 @@
 #!/bin/bash
 # Interop with the real Heartbeat 3.0.6 (root; Debian package `heartbeat`): nodea runs the real
-# daemon, nodeb runs heartbeat-rs, linked by a veth pair in two network namespaces, over bcast
-# with sha1 authentication. Checks (heartbeat-rs's view by its cl_status, the real daemon's by
-# its log):
-#   1. each sees the other `active`;
+# daemon, nodeb runs heartbeat-rs, linked by a veth pair in two network namespaces; for each
+# medium (bcast, mcast, ucast) x each auth method (crc, sha1, md5). Checks (heartbeat-rs's view by
+# its cl_status, the real daemon's by its log):
+#   1. the real daemon sees heartbeat-rs `active`; heartbeat-rs sees it `active` (3.0.6 goes
+#      `active` once its reqnodes is answered);
+#      heartbeat-rs lists the link to it, `up`;
 #   2. heartbeat-rs killed: the real daemon reports it `dead` within deadtime (+ 1 s slack);
 #   3. heartbeat-rs restarted (new generation): the real daemon sees it `active` again;
 #   4. the real daemon killed: heartbeat-rs reports it `dead` within the deadtime the real daemon
-#      announced (its dt field: deadtime, + 2 s while it runs resource scripts) + 1 s slack.
-# Usage: tests/netns/interop.sh [path/to/heartbeat]   (default target/debug/heartbeat)
+#      announced (its dt field: deadtime, + 2 s while it runs resource scripts) + 1 s slack, and
+#      the link `dead`.
+# Usage: tests/netns/interop.sh [path/to/heartbeat]   (default $CARGO_TARGET_DIR or target, debug)
+# Env: MEDIA="bcast mcast ucast", AUTHS="crc sha1 md5", KEEP=1 (keep the work directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD
-bin=$(realpath "${1:-target/debug/heartbeat}")
-hb=/usr/libexec/heartbeat/heartbeat
+BIN=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/debug/heartbeat}")
+# shellcheck source=tests/netns/lib.sh
+. tests/netns/lib.sh
 [ "$(id -u)" = 0 ] || { echo "interop: needs root"; exit 1; }
-[ -x "$hb" ] || { echo "interop: $hb missing (apt-get install heartbeat)"; exit 1; }
+[ -x "$REAL_HB" ] || { echo "interop: $REAL_HB missing (apt-get install heartbeat)"; exit 1; }
+[ -x "$BIN" ] || { echo "interop: $BIN missing (cargo build)"; exit 1; }
 
+MEDIA=${MEDIA:-bcast mcast ucast}
+AUTHS=${AUTHS:-crc sha1 md5}
 DEADTIME=2
+mkdir -p "$here/target"
 work=$(mktemp -d -p "$here/target" interop.XXXXXX)
 nsa=hbrs-ia-$$ nsb=hbrs-ib-$$
-pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    ip netns del "$nsa" 2>/dev/null || true
-    ip netns del "$nsb" 2>/dev/null || true
+    ns_cleanup
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-ip netns add "$nsa"
-ip netns add "$nsb"
-ip -n "$nsa" link add va type veth peer name vb netns "$nsb"
-ip -n "$nsa" addr add 10.78.0.1/24 brd + dev va
-ip -n "$nsb" addr add 10.78.0.2/24 brd + dev vb
-for ns in "$nsa" "$nsb"; do ip -n "$ns" link set lo up; done
-ip -n "$nsa" link set va up
-ip -n "$nsb" link set vb up
+ns_add "$nsa"
+ns_add "$nsb"
+ns_veth "$nsa" va 10.78.0.1 "$nsb" vb 10.78.0.2
 
-conf() { # $1 dir, $2 interface
+# medium_line MEDIUM IFACE PEER
+medium_line() {
+    case $1 in
+    bcast) echo "bcast $2" ;;
+    mcast) echo "mcast $2 239.0.78.1 694 1 0" ;;
+    ucast) echo "ucast $2 $3" ;;
+    esac
+}
+conf() { # $1 dir, $2 auth, $3 medium line
     mkdir -p "$1"
     cat >"$1/ha.cf" <<CF
 logfile /var/log/ha-log
@@ -48,110 +56,99 @@ warntime 1
 deadtime $DEADTIME
 initdead 4
 udpport 694
-bcast $2
+$3
 node nodea nodeb
 auto_failback on
 crm off
 CF
-    printf 'auth 2\n2 sha1 interop-key\n' >"$1/authkeys"
+    printf 'auth 2\n2 %s\n' "$(authkeys_line "$2" | cut -d' ' -f2-)" >"$1/authkeys"
     chmod 600 "$1/authkeys"
     : >"$1/haresources"
 }
-conf "$work/a" va
-conf "$work/b" vb
-# The package's state directory layout (api/ and casual/ are where cl_status signs on), empty.
-mkdir -p "$work/varlib"
-(cd /var/lib/heartbeat && find . -type d) | while read -r d; do
-    mkdir -p "$work/varlib/$d"
-    chown --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
-    chmod --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
-done
-for f in harc shellfuncs rc.d resource.d; do
-    if [ -e "/etc/ha.d/$f" ]; then cp -a "/etc/ha.d/$f" "$work/a/"; fi
-done
-
-# The real node, in its own mount, UTS and PID namespaces; its log is copied out every 100 ms.
-real_node='
-set -u
-W=$1 HB=$2
-hostname nodea
-mount --bind "$W/a" /etc/ha.d
-mount -t tmpfs none /run
-mount --bind "$W/varlib" /var/lib/heartbeat
-mount -t tmpfs none /var/log
-for w in /dev/watchdog*; do [ -e "$w" ] && mount --bind /dev/null "$w"; done
-mkdir -p /run/lock /run/heartbeat/ccm /run/heartbeat/crm
-chown -R hacluster:haclient /run/heartbeat
-# Daemonizing, as an init script starts it (its API for cl_status comes up that way).
-"$HB" >"$W/a.out" 2>&1 </dev/null
-while sleep 0.1; do
-    cp /var/log/ha-log "$W/a.log" 2>/dev/null || true
-done
-'
-# --kill-child: killing unshare kills the namespace's init, and with it every process inside.
-ip netns exec "$nsa" unshare --mount --uts --pid --fork --kill-child --mount-proc bash -c "$real_node" real "$work" "$hb" &
-pids+=($!)
-
+real_prepare "$work"
+start_real() {
+    real_start "$nsa" "$work"
+    REAL=$REAL_PID
+}
+kill_real() {
+    real_kill "$REAL"
+    REAL=''
+}
 start_ours() {
-    ip netns exec "$nsb" "$bin" run --config-dir "$work/b" --state-dir "$work/b/state" --node nodeb --ctl-socket "$work/b/ctl.sock" 2>>"$work/b.out" &
-    ours=$!
-    pids+=("$ours")
+    ours_start "$nsb" "$work/b" nodeb "$work/b.out"
+    OURS=$OURS_PID
 }
-ours_sees() { HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status nodestatus nodea 2>/dev/null || true; }
-# The real daemon's view, from its own log lines (the ones operators grep for). Its cl_status
-# cannot sign on in this namespace set-up yet (hb_api_signon fails; see the README), so the log
-# is the witness.
-real_sees() {
-    grep -E "Status update for node nodeb: status [a-z]+|node nodeb: is dead" "$work/a.log" 2>/dev/null | tail -n 1 |
-        sed -E 's/.*status ([a-z]+)$/\1/; s/.*is dead$/dead/' || true
+kill_ours() {
+    [ -n "$OURS" ] || return 0
+    ours_stop "$OURS" KILL
+    OURS=''
+}
+ours_sees() { cl "$work/b" nodestatus nodea; }
+real_sees() { real_view "$work/a.log" nodeb; }
+show_logs() {
+    echo "  --- Heartbeat 3.0.6 (nodea) log" >&2; tail -n 12 "$work/a.log" >&2 2>/dev/null || true
+    echo "  --- heartbeat-rs (nodeb) log" >&2; tail -n 8 "$work/b.out" >&2 2>/dev/null || true
 }
 
-# wait_for WHAT EXPECTED SECONDS: polls until the reported status is EXPECTED; prints the time.
-wait_for() {
-    local what=$1 want=$2 limit=$3 t0 now got
-    t0=$(date +%s%N)
-    while :; do
-        got=$($what)
-        now=$(date +%s%N)
-        if [ "$got" = "$want" ]; then
-            echo $(((now - t0) / 1000000))
-            return 0
+# one_case MEDIUM AUTH: the checks above; CASE_NOTE collects the figures.
+one_case() {
+    local medium=$1 auth=$2 ms links link
+    conf "$work/a" "$auth" "$(medium_line "$medium" va 10.78.0.2)"
+    conf "$work/b" "$auth" "$(medium_line "$medium" vb 10.78.0.1)"
+    : >"$work/b.out"
+    start_real
+    start_ours
+    ms=$(await 30000 active real_sees) || return 1
+    CASE_NOTE="3.0.6 sees us active after ${ms} ms"
+    # 3.0.6 goes `active` once its reqnodes is answered (our repnodes).
+    ms=$(await 30000 active ours_sees) || return 1
+    CASE_NOTE+=", we see it active after ${ms} ms"
+    links=$(cl "$work/b" listhblinks nodea)
+    link=$(cl "$work/b" hblinkstatus nodea vb)
+    if [ "$links" != vb ] || [ "$link" != up ]; then
+        echo "  links: listhblinks '$links', hblinkstatus '$link'" >&2
+        return 1
+    fi
+
+    kill_ours
+    ms=$(await $((DEADTIME * 1000 + 5000)) dead real_sees) || return 1
+    CASE_NOTE+="; we killed: 3.0.6 says dead after ${ms} ms"
+    [ "$ms" -le $((DEADTIME * 1000 + 1000)) ] || { echo "  too slow (deadtime ${DEADTIME}000 ms)" >&2; return 1; }
+
+    start_ours
+    ms=$(await 30000 active real_sees) || return 1
+    CASE_NOTE+="; restarted: active again after ${ms} ms"
+    await 30000 active ours_sees >/dev/null || return 1
+
+    kill_real
+    ms=$(await $((DEADTIME * 1000 + 5000)) dead ours_sees) || return 1
+    CASE_NOTE+="; 3.0.6 killed: we say dead after ${ms} ms"
+    # 3.0.6 announces its deadtime in each heartbeat (dt) and raises it by 2 s while it runs
+    # resource scripts; the receiver honours what the sender announced, as 3.0.6 does.
+    [ "$ms" -le $((DEADTIME * 1000 + 2000 + 1000)) ] || { echo "  too slow" >&2; return 1; }
+    link=$(cl "$work/b" hblinkstatus nodea vb)
+    [ "$link" = dead ] || { echo "  hblinkstatus after the kill: '$link'" >&2; return 1; }
+}
+
+pass=0 fail=0
+failed=()
+REAL='' OURS=''
+for medium in $MEDIA; do
+    for auth in $AUTHS; do
+        CASE_NOTE=''
+        t0=$(now_us)
+        if one_case "$medium" "$auth"; then
+            pass=$((pass + 1))
+            echo "interop: PASS $medium/$auth ($((($(now_us) - t0) / 1000)) ms): $CASE_NOTE"
+        else
+            fail=$((fail + 1))
+            failed+=("$medium/$auth")
+            echo "interop: FAIL $medium/$auth${CASE_NOTE:+ (so far: $CASE_NOTE)}"
+            show_logs
         fi
-        if [ $(((now - t0) / 1000000000)) -ge "$limit" ]; then
-            echo "interop: $what never said $want within ${limit}s (last: ${got:-nothing})" >&2
-            return 1
-        fi
-        sleep 0.05
+        kill_ours
+        [ -z "$REAL" ] || kill_real
     done
-}
-
-start_ours
-ms=$(wait_for real_sees active 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
-echo "interop: Heartbeat 3.0.6 sees heartbeat-rs active (after ${ms} ms)"
-# The real node goes `active` once the node lists are exchanged (its reqnodes, our repnodes).
-ms=$(wait_for ours_sees active 30) || { tail -n 20 "$work/a.log" "$work/b.out"; exit 1; }
-echo "interop: heartbeat-rs sees Heartbeat 3.0.6 active (after ${ms} ms)"
-links=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status listhblinks nodea)
-link=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status hblinkstatus nodea vb || true)
-[ "$links" = vb ] && [ "$link" = up ] || { echo "interop: links: listhblinks '$links', hblinkstatus '$link'" >&2; exit 1; }
-echo "interop: heartbeat-rs lists link vb to nodea as up"
-
-kill -KILL "$ours"
-ms=$(wait_for real_sees dead $((DEADTIME + 5)))
-echo "interop: heartbeat-rs killed; Heartbeat 3.0.6 reports it dead after ${ms} ms (deadtime ${DEADTIME}000 ms)"
-[ "$ms" -le $((DEADTIME * 1000 + 1000)) ] || { echo "interop: too slow" >&2; exit 1; }
-
-start_ours
-ms=$(wait_for real_sees active 30)
-echo "interop: heartbeat-rs restarted (new generation); Heartbeat 3.0.6 sees it active again after ${ms} ms"
-ms=$(wait_for ours_sees active 30)
-
-kill -KILL "${pids[0]}"
-ms=$(wait_for ours_sees dead $((DEADTIME + 5)))
-echo "interop: Heartbeat 3.0.6 killed; heartbeat-rs reports it dead after ${ms} ms (deadtime ${DEADTIME}000 ms)"
-# 3.0.6 announces its deadtime in each heartbeat (dt) and raises it by 2 s while it runs resource
-# scripts; the receiver honours what the sender announced, as 3.0.6 does.
-[ "$ms" -le $((DEADTIME * 1000 + 2000 + 1000)) ] || { echo "interop: too slow" >&2; exit 1; }
-link=$(HEARTBEAT_RS_CTL="$work/b/ctl.sock" "$bin" cl_status hblinkstatus nodea vb || true)
-[ "$link" = dead ] || { echo "interop: hblinkstatus after the kill: '$link'" >&2; exit 1; }
-echo "interop: all checks passed"
+done
+echo "interop: $pass passed, $fail failed${failed[*]:+ (failed: ${failed[*]})}"
+[ "$fail" = 0 ]

@@ -4,7 +4,8 @@
 #      (dpkg --root, maintainer scripts run chrootless with DPKG_ROOT) over a migrating user's
 #      own /etc/ha.d/ha.cf: files, links, conffiles, modes, the haclient group and hacluster
 #      user, the /run and /var/lib directories, no service started, the user's ha.cf kept; then
-#      a reinstall, remove and purge.
+#      a reinstall, remove and purge. The preinst, inside the namespaces of b, stops a running
+#      Heartbeat 3.0.6 gracefully (what Debian's package leaves running without systemd).
 #   b. the installed /etc/init.d/heartbeat, in network + mount + UTS + PID namespaces with the
 #      installed files laid over /usr/sbin, /usr/bin and /etc/init.d: start, status, reload,
 #      restart, force-reload, stop and their LSB exit codes, checked against the daemon itself
@@ -171,6 +172,24 @@ CF
 printf 'auth 1\n1 sha1 package-test-key\n' >"$conf/authkeys"
 chmod 600 "$conf/authkeys"
 : >"$conf/haresources"
+# For the preinst check: Heartbeat 3.0.6's state directory layout (as its package makes it) and
+# a configuration of its own, logging to its own file.
+real=no
+if [ -x /usr/libexec/heartbeat/heartbeat ] && [ -d /var/lib/heartbeat ]; then
+    real=yes
+    mkdir -p "$work/varlib" "$work/ha.d-real"
+    (cd /var/lib/heartbeat && find . -type d) | while read -r d; do
+        mkdir -p "$work/varlib/$d"
+        chown --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
+        chmod --reference="/var/lib/heartbeat/$d" "$work/varlib/$d"
+    done
+    # Two nodes, the peer absent: 3.0.6 settles after initdead (peer dead, acquisition complete).
+    sed -e 's|^logfile .*|logfile /var/log/ha-log-real|' -e 's|^node .*|node pkgtest peer|' "$conf/ha.cf" >"$work/ha.d-real/ha.cf"
+    cp -a "$conf/authkeys" "$conf/haresources" "$work/ha.d-real/"
+    for f in harc shellfuncs rc.d resource.d; do
+        if [ -e "/etc/ha.d/$f" ]; then cp -a "/etc/ha.d/$f" "$work/ha.d-real/"; fi
+    done
+fi
 ip netns add "$ns"
 # A veth pair (no dummy driver on every kernel); the daemon needs a broadcast address.
 ip -n "$ns" link add d0 type veth peer name d1
@@ -179,11 +198,11 @@ for l in lo d0 d1; do ip -n "$ns" link set "$l" up; done
 
 inner='
 set -u
-W=$1 R=$2
+W=$1 R=$2 REAL=$3
 hostname pkgtest
 mount -t tmpfs none /run && mkdir -p /run/lock
 mount -t tmpfs -o mode=0755 none /var/log
-mount -t tmpfs none /var/lib/heartbeat
+if [ "$REAL" = yes ]; then mount --bind "$W/varlib" /var/lib/heartbeat; else mount -t tmpfs none /var/lib/heartbeat; fi
 mount -t tmpfs none /etc/default
 mount --bind "$W/ha.d" /etc/ha.d
 mount --bind "$R/etc/init.d" /etc/init.d
@@ -199,6 +218,37 @@ alive() { [ -e "/proc/$1" ] && ! grep -q "^[0-9]* ([^)]*) Z" "/proc/$1/stat" 2>/
 dead() { ! alive "$1"; }
 hbstatus() { cl_status hbstatus 2>/dev/null; }
 pidof_daemon() { cat /run/heartbeat.pid 2>/dev/null; }
+
+# preinst, replacing Debian heartbeat on a host without systemd: Heartbeat 3.0.6 still runs
+# (that package'"'"'s prerm leaves it); the preinst stops it gracefully and waits for its exit.
+if [ "$REAL" = yes ]; then
+    mount --bind "$W/ha.d-real" /etc/ha.d
+    for w in /dev/watchdog*; do [ -e "$w" ] && mount --bind /dev/null "$w"; done
+    mkdir -p /run/heartbeat/ccm /run/heartbeat/crm
+    chown -R hacluster:haclient /run/heartbeat
+    /usr/libexec/heartbeat/heartbeat >/run/real.out 2>&1 </dev/null
+    old=
+    for _ in $(seq 300); do
+        old=$(tr -dc 0-9 </run/heartbeat.pid 2>/dev/null)
+        [ -n "$old" ] && tr "\0" " " <"/proc/$old/cmdline" 2>/dev/null | grep -q "master control process" && break
+        old=
+        sleep 0.1
+    done
+    check "Heartbeat 3.0.6 running before the install" test -n "$old"
+    [ -n "$old" ] || { cat /run/real.out; tail -n 20 /var/log/ha-log-real; }
+    # A SIGTERM during 3.0.6'"'"'s start-up resource activity is put off until that is over: let it
+    # settle first (a lone node: initdead, then its acquisition).
+    for _ in $(seq 300); do grep -q "acquisition complete" /var/log/ha-log-real && break; sleep 0.1; done
+    run timeout 120 env DPKG_ROOT= sh "$R/var/lib/dpkg/info/heartbeat-rs.preinst" install
+    check "preinst install: rc 0 ($out)" test "$rc" = 0
+    check "preinst: says it stops Heartbeat 3.0.6" grep -q "Stopping Heartbeat 3.0.6" <<<"$out"
+    check "preinst: Heartbeat 3.0.6 has exited when it returns" dead "${old:-0}"
+    check "preinst: 3.0.6 shut down gracefully (its log)" grep -q "shutdown complete" /var/log/ha-log-real
+    run timeout 60 env DPKG_ROOT= sh "$R/var/lib/dpkg/info/heartbeat-rs.preinst" install
+    check "preinst with nothing running: rc 0, quiet ($rc: $out)" test "$rc:$out" = "0:"
+    rm -f /run/heartbeat.pid
+    umount /etc/ha.d
+fi
 
 run /etc/init.d/heartbeat status
 check "status before start: rc 3 (not running)" test "$rc" = 3
@@ -329,7 +379,7 @@ echo "inner: $((n - bad)) passed, $bad failed"
 '
 # --kill-child: killing unshare kills the namespace's init, and with it every process inside.
 timeout 600 ip netns exec "$ns" unshare --mount --uts --pid --fork --kill-child --mount-proc \
-    bash -c "$inner" inner "$work" "$root" >"$work/inner.log" 2>&1 &
+    bash -c "$inner" inner "$work" "$root" "$real" >"$work/inner.log" 2>&1 &
 inner_pid=$!
 wait "$inner_pid" && rc=0 || rc=$?
 inner_pid=
