@@ -5,9 +5,11 @@
 //! 2. engines: sans-IO state machines (membership, failover, director), added by later work;
 //! 3. edge: the I/O that feeds the engines ([`cli`], daemons).
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod director;
 pub mod ipvs;
 pub mod membership;
 pub mod net;

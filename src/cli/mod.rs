@@ -7,6 +7,7 @@
 
 mod check_config;
 mod ipvs;
+mod ldirectord;
 mod legacy;
 mod man;
 
@@ -25,7 +26,7 @@ pub fn dispatch(args: Vec<OsString>) -> ExitCode {
     match argv0.as_str() {
         "cl_status" => ExitCode::from(crate::daemon::heartbeat::cl_status(&rest(&args, 1)) as u8),
         "hb_standby" | "hb_takeover" => standby_applet(&argv0, &rest(&args, 1)),
-        "ldirectord" => not_implemented(&argv0),
+        "ldirectord" => ldirectord::run(rest(&args, 1)),
         _ => heartbeat(args),
     }
 }
@@ -158,7 +159,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
             }
             ExitCode::from(crate::daemon::heartbeat::ask(&ctl_socket, &args) as u8)
         }
-        Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
+        Some(Command::Ldirectord { args }) => ldirectord::run(args.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
         Some(Command::ClStatus { args }) => {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
             ExitCode::from(crate::daemon::heartbeat::cl_status(&args) as u8)
@@ -202,11 +203,6 @@ fn standby_applet(name: &str, args: &[String]) -> ExitCode {
         }
     };
     ExitCode::from(crate::daemon::heartbeat::cl_status(&[name.to_owned(), class.to_owned()]) as u8)
-}
-
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("{what}: not implemented yet in this version of heartbeat-rs; `heartbeat check-config` is available");
-    ExitCode::from(1)
 }
 
 fn rest(args: &[OsString], from: usize) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! The daemons: thin tokio loops that feed the sans-IO engines and perform their actions.
 
 pub mod heartbeat;
+pub mod ldirectord;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

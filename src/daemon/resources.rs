@@ -7,7 +7,6 @@
 //! that name that is not a stock wrapper: the user's own script wins.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use crate::wire::message::Message;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn log(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "heartbeat: {msg}");
+    crate::daemon::heartbeat::log(msg);
 }
 
 pub struct Runner {
@@ -37,6 +36,8 @@ pub struct Runner {
     trains: Mutex<HashMap<IpAddr, tokio::task::AbortHandle>>,
     /// SendArp resources "running" (they only announce).
     sendarp: Mutex<Vec<IpAddr>>,
+    /// `ldirectord::CONFIG` resources running in this process, by configuration file.
+    directors: tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>,
 }
 
 impl Runner {
@@ -48,6 +49,7 @@ impl Runner {
             timeout,
             trains: Mutex::new(HashMap::new()),
             sendarp: Mutex::new(Vec::new()),
+            directors: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -125,10 +127,50 @@ impl Runner {
         Outcome::Ok
     }
 
+    /// 4.12's look-up of a configuration name: the config directory, its `conf/`, then the path.
+    fn director_config(&self, name: &str) -> PathBuf {
+        let candidates = [self.config_dir.join(name), self.config_dir.join("conf").join(name), PathBuf::from(name)];
+        candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| self.config_dir.join(name))
+    }
+
+    /// `ldirectord::CONFIG start|stop|status`, in process: no fork, no Perl.
+    async fn director(&self, config: PathBuf, action: &str) -> Result<bool, String> {
+        let mut running = self.directors.lock().await;
+        match action {
+            "status" => Ok(running.contains_key(&config)),
+            "start" if running.contains_key(&config) => Ok(true),
+            "start" => {
+                // Tests and dry runs point the engine at the file-backed IPVS fake.
+                let ipvs = match std::env::var_os("HEARTBEAT_RS_IPVS_TABLE") {
+                    Some(f) => crate::daemon::ldirectord::IpvsTarget::File(PathBuf::from(f)),
+                    None => crate::daemon::ldirectord::IpvsTarget::Kernel,
+                };
+                let d = crate::daemon::ldirectord::Director::spawn(crate::daemon::ldirectord::Options {
+                    config: config.clone(),
+                    ipvs,
+                    log: None,
+                })
+                .map_err(|errs| errs.join("; "))?;
+                log(&format!("info: ldirectord {}: started in process", config.display()));
+                running.insert(config, d);
+                Ok(true)
+            }
+            "stop" => {
+                if let Some(d) = running.remove(&config) {
+                    d.stop().await?;
+                    log(&format!("info: ldirectord {}: stopped", config.display()));
+                }
+                Ok(true)
+            }
+            other => Err(format!("ldirectord: unknown action {other}")),
+        }
+    }
+
     /// Runs one action; for `status`, whether the resource runs.
     async fn call(&self, r: &Resource, action: &str) -> Result<bool, String> {
         match self.lookup(r) {
             How::Native(spec) => self.native(r, &spec, action),
+            How::Director(config) => self.director(config, action).await,
             How::Script(path) => {
                 log(&format!("info: Running {} {} {action}", path.display(), r.args.join(" ")));
                 let (code, output) = run_script(&path, &r.args, action, self.timeout).await?;
@@ -152,6 +194,9 @@ impl Runner {
     fn lookup(&self, r: &Resource) -> How {
         let user = self.config_dir.join("resource.d").join(&r.agent);
         let exists = user.is_file();
+        if r.agent == "ldirectord" && (!exists || is_this_program(&user)) {
+            return How::Director(self.director_config(r.args.first().map(String::as_str).unwrap_or("ldirectord.cf")));
+        }
         if let Some(spec) = &r.address {
             if !exists || is_stock_wrapper(&user) {
                 return How::Native(spec.clone());
@@ -237,8 +282,19 @@ impl Runner {
 
 enum How {
     Native(AddressSpec),
+    /// The embedded ldirectord engine, with this configuration file.
+    Director(PathBuf),
     Script(PathBuf),
     Missing,
+}
+
+/// Whether `path` is this very program (the ldirectord link our package installs): then the
+/// engine runs in process instead of through a fork of ourselves.
+fn is_this_program(path: &Path) -> bool {
+    match (std::fs::canonicalize(path), std::env::current_exe().and_then(std::fs::canonicalize)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// The Heartbeat package's `resource.d/IPaddr` & co. only wrap the OCF agents (they source
