@@ -173,12 +173,24 @@ fn stop() -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs(600);
     while Instant::now() < deadline {
         if !matches!(running(), Running::Yes(_) | Running::Starting) {
+            // The pid file's lock goes a moment before the process has exited: wait for that too,
+            // so that an init script or systemd sees it gone when -k returns.
+            while Instant::now() < deadline && alive(pid) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     eprintln!("heartbeat: pid {pid} did not stop within 600 s");
     ExitCode::from(1)
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
 }
 
 /// Checks the configuration, takes the pid file, daemonizes (unless -f) and runs.

@@ -9,12 +9,13 @@ mod check_config;
 mod ipvs;
 mod ldirectord;
 mod legacy;
+mod man;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Applets reachable by argv[0] or as the first argument.
 pub const APPLETS: &[&str] = &["heartbeat", "ldirectord", "cl_status", "hb_standby", "hb_takeover"];
@@ -110,6 +111,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Write the manual pages (heartbeat.8, heartbeat-SUBCOMMAND.8) into DIR (for packaging).
+    #[command(name = "generate-man", hide = true)]
+    GenerateMan { dir: PathBuf },
 }
 
 fn heartbeat(args: Vec<OsString>) -> ExitCode {
@@ -166,6 +170,7 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
         Some(Command::HbTakeover { args }) => {
             standby_applet("hb_takeover", &args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>())
         }
+        Some(Command::GenerateMan { dir }) => man::generate(HeartbeatCli::command(), &dir),
         None => legacy::run(&[]),
     }
 }
