@@ -61,6 +61,9 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         resource_timeout: u64,
     },
+    /// A built-in address agent (IPaddr, IPaddr2, IPv6addr, SendArp) by hand, with the stock
+    /// scripts' arguments: `heartbeat resource IPaddr 10.0.0.1/24/eth0 start|stop|status`.
+    Resource { agent: String, arg: String, action: String },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
@@ -110,6 +113,13 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
             run(&config_dir, state_dir, node, ctl_socket, fence, std::time::Duration::from_secs(resource_timeout))
         }
         Some(Command::Ipvs(a)) => ipvs::run(a),
+        Some(Command::Resource { agent, arg, action }) => {
+            if !matches!(agent.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr" | "SendArp") {
+                eprintln!("heartbeat resource: {agent} is not a built-in agent; expected IPaddr, IPaddr2, IPv6addr or SendArp");
+                return ExitCode::from(2);
+            }
+            ExitCode::from(crate::daemon::resources::run_by_hand(&agent, &arg, &action) as u8)
+        }
         Some(Command::Ldirectord { .. }) => not_implemented("ldirectord"),
         Some(Command::ClStatus { args }) => {
             let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -149,7 +149,7 @@ async fn main_loop(
     let mut engine = Membership::new(mcfg, identity, now());
     log(&format!("heartbeat-rs {} starting as {} (generation {})", env!("CARGO_PKG_VERSION"), opts.node, identity.generation));
     let mut actions: Vec<Action> = engine.handle(now(), wall_secs(), Input::DeadlineReached).collect();
-    // No resource manager yet: this node is up at once and active after its first keepalive.
+    // Up at once, active after the first keepalive; going active starts resource negotiation.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
     let mut became_active = false;
     let mut shutting_down = false;
