@@ -85,6 +85,9 @@ enum Command {
         #[arg(long, default_value = crate::daemon::heartbeat::DEFAULT_CTL)]
         ctl_socket: PathBuf,
     },
+    /// A built-in address agent (IPaddr, IPaddr2, IPv6addr, SendArp) by hand, with the stock
+    /// scripts' arguments: `heartbeat resource IPaddr 10.0.0.1/24/eth0 start|stop|status`.
+    Resource { agent: String, arg: String, action: String },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
@@ -158,6 +161,13 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
                 args.push("--json".into());
             }
             ExitCode::from(crate::daemon::heartbeat::ask(&ctl_socket, &args) as u8)
+        }
+        Some(Command::Resource { agent, arg, action }) => {
+            if !matches!(agent.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr" | "SendArp") {
+                eprintln!("heartbeat resource: {agent} is not a built-in agent; expected IPaddr, IPaddr2, IPv6addr or SendArp");
+                return ExitCode::from(2);
+            }
+            ExitCode::from(crate::daemon::resources::run_by_hand(&agent, &arg, &action) as u8)
         }
         Some(Command::Ldirectord { args }) => ldirectord::run(args.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
         Some(Command::ClStatus { args }) => {

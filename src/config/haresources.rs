@@ -128,8 +128,13 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
         diags.error(line, format!("resource script name {} contains '/'; expected a name from resource.d or init.d", quote(&agent)));
         return None;
     }
+    if agent == "IPv6addr" && args.len() > 1 {
+        // An IPv6 address contains `::` itself: the argument is everything after the name.
+        args = vec![args.join("::")];
+    }
     let address = match agent.as_str() {
-        "IPaddr" | "IPaddr2" | "SendArp" => Some(parse_address_arg(line, spec, &args, false, diags)?),
+        "IPaddr" | "IPaddr2" => Some(parse_address_arg(line, spec, &args, false, diags)?),
+        "SendArp" => Some(parse_sendarp_arg(line, spec, &args, diags)?),
         "IPv6addr" => Some(parse_address_arg(line, spec, &args, true, diags)?),
         _ => None,
     };
@@ -262,6 +267,25 @@ fn parse_address_arg(line: usize, spec: &str, args: &[String], v6: bool, diags: 
     Some(AddressSpec { ip, prefix, iface, broadcast })
 }
 
+/// `SendArp::IP/interface`: the stock script takes the address and the interface, no prefix.
+fn parse_sendarp_arg(line: usize, spec: &str, args: &[String], diags: &mut Diagnostics) -> Option<AddressSpec> {
+    let expected = "SendArp::IP/interface";
+    let (Some(arg), 1) = (args.first(), args.len()) else {
+        diags.error(line, format!("{} needs one argument; expected {expected}", quote(spec)));
+        return None;
+    };
+    let (ip, iface) = arg.split_once('/').unwrap_or((arg.as_str(), ""));
+    let Some(ip) = parse_address_field(ip) else {
+        diags.error(line, format!("SendArp argument {} is not an IP address; expected {expected}", quote(ip)));
+        return None;
+    };
+    if iface.is_empty() || iface.contains('/') {
+        diags.error(line, format!("{} names no interface; expected {expected}", quote(spec)));
+        return None;
+    }
+    Some(AddressSpec { ip: ip.into(), prefix: None, iface: Some(iface.to_owned()), broadcast: None })
+}
+
 fn parse_prefix(p: &str, v6: bool) -> Option<u8> {
     if p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 3 {
         let n: u8 = p.parse().ok()?;
@@ -330,6 +354,23 @@ mod tests {
         assert!(err("n IPaddr::1.2.3.4/255.0.255.0").contains("bad prefix"));
         assert!(err("n IPv6addr::10.0.0.1").contains("not an IPv6 address"));
         assert!(err("n ::x").contains("no script name"));
+    }
+
+    #[test]
+    fn ipv6_addresses_keep_their_double_colons() {
+        let g = ok("n IPv6addr::2001:db8::5/64/eth0\n");
+        let a = g[0].resources[0].address.as_ref().unwrap();
+        assert_eq!(a.ip, "2001:db8::5".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!((a.prefix, a.iface.as_deref()), (Some(64), Some("eth0")));
+    }
+
+    #[test]
+    fn sendarp_takes_an_address_and_an_interface() {
+        let g = ok("n SendArp::10.0.0.5/eth1\n");
+        let a = g[0].resources[0].address.as_ref().unwrap();
+        assert_eq!((a.prefix, a.iface.as_deref()), (None, Some("eth1")));
+        assert!(err("n SendArp::10.0.0.5").contains("names no interface"));
+        assert!(err("n SendArp::x/eth0").contains("not an IP address"));
     }
 
     #[test]

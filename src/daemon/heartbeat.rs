@@ -283,7 +283,7 @@ async fn main_loop(
     log(&format!("info: Heartbeat generation: {}", identity.generation));
     log(&format!("info: {} starting as node {}", env!("CARGO_PKG_NAME"), opts.node));
     let mut actions: Vec<Action> = engine.handle(now(), wall_secs(), Input::DeadlineReached).collect();
-    // Up at once, active after the first keepalive; then the resource manager starts.
+    // Up at once, active after the first keepalive; going active starts resource negotiation.
     actions.extend(engine.handle(now(), wall_secs(), Input::LocalStatusChanged(NodeStatus::Up)));
     let mut became_active = false;
     let mut bad_logged: Option<(Instant, u64)> = None;

@@ -38,6 +38,8 @@ pub struct Runner {
     sendarp: Mutex<Vec<IpAddr>>,
     /// `ldirectord::CONFIG` resources running in this process, by configuration file.
     directors: tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>,
+    /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
+    resolved: Mutex<HashMap<String, Addr>>,
 }
 
 impl Runner {
@@ -50,6 +52,7 @@ impl Runner {
             trains: Mutex::new(HashMap::new()),
             sendarp: Mutex::new(Vec::new()),
             directors: tokio::sync::Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
         }
     }
 
@@ -93,7 +96,9 @@ impl Runner {
     async fn acquire(&self, group: &ResourceGroup) -> Outcome {
         let mut started = Vec::new();
         for r in &group.resources {
-            match self.call(r, "status").await {
+            // The built-in agents' start is idempotent: no separate status call on the hot path.
+            let native = matches!(self.lookup(r), How::Native(_));
+            match if native { Ok(false) } else { self.call(r, "status").await } {
                 Ok(true) => {
                     log(&format!("info: {}: Resource is running", r.spec));
                     started.push(r);
@@ -211,7 +216,30 @@ impl Runner {
     }
 
     fn native(&self, r: &Resource, spec: &AddressSpec, action: &str) -> Result<bool, String> {
-        let a = resolve(&r.agent, spec)?;
+        let key = format!("{}::{}", r.agent, r.args.join("::"));
+        let cached = self.resolved.lock().ok().and_then(|m| m.get(&key).cloned());
+        let a = match cached {
+            Some(a) => a,
+            None => {
+                let a = resolve(&r.agent, spec)?;
+                if let Ok(mut m) = self.resolved.lock() {
+                    m.insert(key.clone(), a.clone());
+                }
+                a
+            }
+        };
+        let r = self.native_with(r, &a, action);
+        if r.is_err() {
+            // The interface may have changed: resolve afresh next time.
+            if let Ok(mut m) = self.resolved.lock() {
+                m.remove(&key);
+            }
+        }
+        r
+    }
+
+    fn native_with(&self, r: &Resource, a: &Addr, action: &str) -> Result<bool, String> {
+        let a = a.clone();
         match (r.agent.as_str(), action) {
             ("SendArp", "status") => Ok(self.sendarp.lock().map(|v| v.contains(&a.ip)).unwrap_or(false)),
             ("SendArp", "start") => {
@@ -230,20 +258,24 @@ impl Runner {
             }
             (_, "status") => present(a.ip),
             (_, "start") => {
-                if present(a.ip)? {
-                    return Ok(true);
+                match add_addr(&a) {
+                    Ok(()) => {}
+                    // Already there (EEXIST): running, as the stock agents' status would say.
+                    Err(e) if e.contains("File exists") => return Ok(true),
+                    Err(e) => return Err(e),
                 }
-                add_addr(&a)?;
                 log(&format!("info: {}: {}/{} added to {}", r.agent, a.ip, a.prefix, a.label.as_deref().unwrap_or(&a.iface)));
                 self.announce(a);
                 Ok(true)
             }
             (_, "stop") => {
                 self.stop_train(a.ip);
-                if !present(a.ip)? {
-                    return Ok(true);
+                match del_addr(&a) {
+                    Ok(()) => {}
+                    // Not there (EADDRNOTAVAIL): stopped already.
+                    Err(e) if e.contains("assign requested address") => return Ok(true),
+                    Err(e) => return Err(e),
                 }
-                del_addr(&a)?;
                 log(&format!("info: {}: {}/{} removed from {}", r.agent, a.ip, a.prefix, a.iface));
                 Ok(true)
             }
@@ -372,6 +404,8 @@ pub struct Addr {
     pub label: Option<String>,
     pub broadcast: Option<Ipv4Addr>,
     pub mac: [u8; 6],
+    /// Where announcement frames go (the interface's packet address).
+    pub link: Option<nix::sys::socket::LinkAddr>,
     pub repeat: u32,
     pub interval: Duration,
 }
@@ -411,11 +445,8 @@ pub fn resolve(agent: &str, spec: &AddressSpec) -> Result<Addr, String> {
     };
     let index = nix::net::if_::if_nametoindex(iface.as_str()).map_err(|_| format!("interface {iface} does not exist"))?;
     let prefix = prefix.unwrap_or(if spec.ip.is_ipv4() { 32 } else { 128 });
-    let mac = ifs
-        .iter()
-        .filter(|i| i.interface_name == iface)
-        .find_map(|i| i.address.as_ref().and_then(|a| a.as_link_addr()).and_then(|l| l.addr()))
-        .unwrap_or([0; 6]);
+    let link = ifs.iter().filter(|i| i.interface_name == iface).find_map(|i| i.address.as_ref().and_then(|a| a.as_link_addr()).copied());
+    let mac = link.and_then(|l| l.addr()).unwrap_or([0; 6]);
     let broadcast = match spec.ip {
         IpAddr::V4(ip) => match spec.broadcast.as_deref().and_then(|b| b.parse().ok()) {
             Some(b) => Some(b),
@@ -434,7 +465,7 @@ pub fn resolve(agent: &str, spec: &AddressSpec) -> Result<Addr, String> {
         ("IPaddr", None) if spec.ip.is_ipv4() => Some(free_label(&ifs, &iface)),
         _ => None,
     };
-    Ok(Addr { ip: spec.ip, prefix, iface, index, label, broadcast, mac, repeat, interval })
+    Ok(Addr { ip: spec.ip, prefix, iface, index, label, broadcast, mac, link, repeat, interval })
 }
 
 fn free_label(ifs: &[nix::ifaddrs::InterfaceAddress], iface: &str) -> String {
@@ -569,11 +600,7 @@ fn send_announcement(a: &Addr, k: u32) -> Result<(), String> {
     match a.ip {
         IpAddr::V4(ip) => {
             use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, sendto, socket};
-            let link = nix::ifaddrs::getifaddrs()
-                .map_err(|e| e.to_string())?
-                .filter(|i| i.interface_name == a.iface)
-                .find_map(|i| i.address.and_then(|s| s.as_link_addr().copied()))
-                .ok_or_else(|| format!("{} has no link-layer address", a.iface))?;
+            let link = a.link.ok_or_else(|| format!("{} has no link-layer address", a.iface))?;
             let fd =
                 socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None).map_err(|e| format!("packet socket: {e}"))?;
             sendto(fd.as_raw_fd(), &garp_frame(a.mac, ip, k), &link, MsgFlags::empty()).map_err(|e| format!("send on {}: {e}", a.iface))?;
@@ -745,6 +772,107 @@ impl Edge {
     }
 }
 
+/// `heartbeat resource AGENT ARG start|stop|status`: a built-in address agent run by hand, as
+/// people run the stock `resource.d` scripts (ours in `resource.d/` call this). Exit codes as
+/// those scripts: 0 done or running, 3 stopped (status), 1 failed, 2 bad arguments.
+pub fn run_by_hand(agent: &str, arg: &str, action: &str) -> i32 {
+    let mut diags = crate::config::diag::Diagnostics::new("command line");
+    let spec = format!("{agent}::{arg}");
+    let parsed = crate::config::haresources::parse_resource(1, &spec, &mut diags);
+    let Some(address) = parsed.and_then(|r| r.address) else {
+        for d in diags.into_items() {
+            eprintln!("{agent}: {}", d.message);
+        }
+        eprintln!(
+            "usage: {agent} {} start|stop|status",
+            if agent == "SendArp" { "ip-address/interface" } else { "ip-address[/prefix[/interface[/broadcast]]]" }
+        );
+        return 2;
+    };
+    let a = match resolve(agent, &address) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{agent}: {e}");
+            return 1;
+        }
+    };
+    let announce_in_background = || {
+        // The train takes seconds; like send_arp, it goes on in a process of its own.
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("heartbeat"));
+        let mut cmd = std::process::Command::new(exe);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let r = cmd
+            .args(["resource", agent, arg, "announce"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = r {
+            eprintln!("{agent}: cannot start the announcements: {e}");
+        }
+    };
+    match (agent, action) {
+        (_, "announce") => {
+            for k in 0..a.repeat * 2 {
+                if k > 0 {
+                    std::thread::sleep(a.interval / 2);
+                }
+                if let Err(e) = send_announcement(&a, k) {
+                    eprintln!("{agent}: {e}");
+                    return 1;
+                }
+            }
+            0
+        }
+        ("SendArp", "start") => {
+            announce_in_background();
+            0
+        }
+        ("SendArp", "stop") => 0,
+        ("SendArp", "status") => {
+            println!("stopped");
+            3
+        }
+        (_, "status") => match present(a.ip) {
+            Ok(true) => {
+                println!("running");
+                0
+            }
+            Ok(false) => {
+                println!("stopped");
+                3
+            }
+            Err(e) => {
+                eprintln!("{agent}: {e}");
+                1
+            }
+        },
+        (_, "start") => match add_addr(&a) {
+            Ok(()) => {
+                announce_in_background();
+                0
+            }
+            Err(e) if e.contains("File exists") => 0,
+            Err(e) => {
+                eprintln!("{agent}: {e}");
+                1
+            }
+        },
+        (_, "stop") => match del_addr(&a) {
+            Ok(()) => 0,
+            Err(e) if e.contains("assign requested address") => 0,
+            Err(e) => {
+                eprintln!("{agent}: {e}");
+                1
+            }
+        },
+        (_, other) => {
+            eprintln!("{agent}: unknown action {other:?}; expected start, stop or status");
+            2
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,6 +901,7 @@ mod tests {
             label: Some("eth0:0".into()),
             broadcast: Some("10.0.0.255".parse().unwrap()),
             mac: [0; 6],
+            link: None,
             repeat: 10,
             interval: Duration::from_millis(500),
         };

@@ -231,6 +231,9 @@ pub struct Manager {
     shutdown_delay_logged: bool,
     announced: bool,
     groups: Vec<GroupState>,
+    /// Groups whose failed start was already handed to the peer once (no ping-pong).
+    handed_off: Vec<usize>,
+    pending_handoff: u8,
     queue: VecDeque<Op>,
     running: Option<(u64, Op, Vec<usize>)>,
     next_job: u64,
@@ -259,6 +262,8 @@ impl Manager {
             shutdown_delay_logged: false,
             announced: false,
             groups: vec![GroupState::Stopped; n],
+            handed_off: Vec::new(),
+            pending_handoff: NONE,
             queue: VecDeque::new(),
             running: None,
             next_job: 1,
@@ -314,6 +319,8 @@ impl Manager {
             Event::Tick => self.tick(now),
         }
         self.shutdown_if_needed();
+        self.pump();
+        self.try_handoff(now);
         self.pump();
         std::mem::take(&mut self.actions)
     }
@@ -830,6 +837,7 @@ impl Manager {
             self.running = Some((rid, op, groups));
             return;
         }
+        let mut hand_off = NONE;
         for (i, &g) in groups.iter().enumerate() {
             let o = outcomes.get(i).cloned().unwrap_or(Outcome::StartFailed("no outcome reported".into()));
             match o {
@@ -846,6 +854,10 @@ impl Manager {
                         format!("CRIT: Giving up resources due to failure of {}: {why}; the group stays down", self.cfg.groups[g].display);
                     self.log(line);
                     self.groups[g] = GroupState::Failed(why);
+                    if !self.handed_off.contains(&g) {
+                        self.handed_off.push(g);
+                        hand_off |= if self.cfg.groups[g].node == self.cfg.local { LOCAL } else { FOREIGN };
+                    }
                 }
                 Outcome::StopFailed(why) => {
                     let reason = format!("resource group {} failed to stop: {why}", self.cfg.groups[g].display);
@@ -857,6 +869,31 @@ impl Manager {
             }
         }
         self.finish(op, &groups);
+        self.pending_handoff |= hand_off;
+    }
+
+    /// What a user wants from a group that will not start here: the other node tries, as soon
+    /// as both sides are settled (3.0.6 means to, 30 s later, but asks for the class of the
+    /// failed resource's name, often the wrong one).
+    fn try_handoff(&mut self, now: Instant) {
+        let c = self.pending_handoff;
+        if c == NONE || self.shutdown_requested {
+            return;
+        }
+        let settled = self.peer_alive
+            && self.other_stable
+            && self.phase == Phase::Stable
+            && self.running.is_none()
+            && self.queue.is_empty()
+            && self.standby == Standby::Not;
+        if !settled {
+            return;
+        }
+        self.pending_handoff = NONE;
+        self.log(format!("info: handing the {} resources to the other node after a failed start", class_name(c)));
+        if let Err(e) = self.ask_standby(now, c) {
+            self.log(format!("WARN: cannot hand the failed group over: {e}"));
+        }
     }
 
     /// What follows a completed operation.

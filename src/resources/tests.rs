@@ -488,6 +488,22 @@ fn failed_start_leaves_a_defined_state() {
     let m = s.nodes[0].mgr.as_ref().unwrap();
     assert!(matches!(m.group_states()[0], GroupState::Failed(_)));
     assert!(s.nodes[0].log.iter().any(|l| l.contains("CRIT: Giving up resources due to failure")));
+    // The group is handed to the peer, which starts it.
+    assert_eq!(s.holders(0), ["b"], "{}", s.dump());
+}
+
+#[test]
+fn a_group_failing_on_both_nodes_is_handed_over_once_and_stays_down() {
+    let mut s = Sim::new(AutoFailback::Off, false);
+    s.nodes[0].fail_start = vec![0];
+    s.nodes[1].fail_start = vec![0];
+    s.start(0);
+    s.start(1);
+    s.run_for(30_000 * MS);
+    assert!(s.holders(0).is_empty(), "{}", s.dump());
+    assert_eq!(s.holders(1), ["b"]);
+    let handoffs = s.nodes.iter().flat_map(|n| &n.log).filter(|l| l.contains("handing the")).count();
+    assert!(handoffs <= 2, "{}", s.dump());
 }
 
 #[test]
