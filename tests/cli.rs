@@ -252,3 +252,21 @@ fn legacy_flags_start_query_refuse_a_second_daemon_and_stop() {
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
     );
 }
+
+/// Heartbeat 3.0.6 does not lock its pid file: a live process called heartbeat named there means
+/// a legacy daemon still runs, and ours must not start beside it.
+#[test]
+fn legacy_start_refuses_beside_a_running_3_0_6_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("etc")).unwrap();
+    let fake = d.join("heartbeat");
+    std::fs::copy("/bin/sleep", &fake).unwrap();
+    let mut old = Command::new(&fake).arg("30").spawn().unwrap();
+    std::fs::write(d.join("heartbeat.pid"), format!("{}\n", old.id())).unwrap();
+    let o = legacy(d, &[]);
+    let _ = old.kill();
+    let _ = old.wait();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("already running [pid {}]", old.id())), "{}", stderr(&o));
+}

@@ -215,6 +215,14 @@ fn start(f: &Flags) -> ExitCode {
     };
     let mut previous = String::new();
     let _ = lock.read_to_string(&mut previous);
+    // Heartbeat 3.0.6 does not lock its pid file: a live 3.0.6 daemon named there is running.
+    if let Ok(pid) = previous.trim().parse::<i32>() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if pid > 0 && comm.trim_end() == "heartbeat" {
+            eprintln!("heartbeat: already running [pid {pid}].");
+            return ExitCode::from(1);
+        }
+    }
     let _ = lock.set_len(0);
     let mut notes = Vec::new();
     if let Ok(pid) = previous.trim().parse::<i32>() {
