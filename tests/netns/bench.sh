@@ -250,7 +250,8 @@ fast_phase() { # NAME SECONDS [load]
     local dead=$(($(count_lines "$work/b.log" "is dead") - deadb)) deadr=$(($(count_lines "$work/a.log" "is dead") - deada))
     # When each false dead happened (both logs are stamped), to match against other activity.
     local when
-    when=$({ grep "is dead" "$work/b.log" | tail -n +$((deadb + 1)); grep "is dead" "$work/a.log" | tail -n +$((deada + 1)); } |
+    # No "is dead" line at all is the good case: grep's status 1 must not end the script.
+    when=$({ grep "is dead" "$work/b.log" | tail -n +$((deadb + 1)) || true; grep "is dead" "$work/a.log" | tail -n +$((deada + 1)) || true; } |
         while read -r t _; do date -u -d "@${t%.*}" +%T; done | sort | paste -sd, -)
     [ -z "$when" ] || FAST_NOTES+=("$name: false dead at $when UTC")
     local status=ok
