@@ -197,6 +197,12 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
     let log = || std::fs::read_to_string(d.join("hb.err")).unwrap_or_default();
     assert!(listing().contains(&format!("TCP  {want}")), "no virtual service programmed:\n{}\n{}", listing(), log());
     assert!(log().contains("started in process"), "{}", log());
+    let status = Command::new(bin()).args(["status", "--json", "--ctl-socket"]).arg(d.join("ctl.sock")).output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.contains("\"resources\":{\"rscstatus\":\"all\"") && status.contains("ldirectord::web.cf\",\"state\":\"running\""),
+        "{status}"
+    );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(15) && child.try_wait().unwrap().is_none() {

@@ -359,7 +359,19 @@ async fn main_loop(
                         }
                     }
                     None => {
-                        let _ = reply.send(answer(&engine, now(), &view, &args));
+                        let (rc, mut out) = answer(&engine, now(), &view, &args);
+                        // The resource manager's part of the whole-daemon views.
+                        match args.first().map(String::as_str) {
+                            Some("metrics") => out.push_str(&rsc.metrics()),
+                            Some("status") if args.iter().any(|a| a == "--json") => {
+                                if let Some(body) = out.trim_end().strip_suffix('}') {
+                                    out = format!("{body},\"resources\":{}}}\n", rsc.status_json());
+                                }
+                            }
+                            Some("status") => out.push_str(&format!("resources:\t{}\n", rsc.status_json())),
+                            _ => {}
+                        }
+                        let _ = reply.send((rc, out));
                     }
                 }
             }

@@ -693,6 +693,49 @@ impl Edge {
         }
     }
 
+    /// Each group with its state: `running`, `stopped` or `failed: why`.
+    fn group_states(&self) -> Vec<(String, String)> {
+        self.mgr
+            .groups()
+            .iter()
+            .zip(self.mgr.group_states())
+            .map(|(g, st)| {
+                let st = match st {
+                    GroupState::Running => "running".to_owned(),
+                    GroupState::Stopped => "stopped".to_owned(),
+                    GroupState::Failed(why) => format!("failed: {why}"),
+                };
+                (g.display.clone(), st)
+            })
+            .collect()
+    }
+
+    /// The `resources` member of `heartbeat status --json`.
+    pub fn status_json(&self) -> String {
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let groups: Vec<String> =
+            self.group_states().iter().map(|(g, st)| format!("{{\"group\":\"{}\",\"state\":\"{}\"}}", esc(g), esc(st))).collect();
+        format!("{{\"rscstatus\":\"{}\",\"groups\":[{}]}}", self.mgr.rscstatus(), groups.join(","))
+    }
+
+    /// Prometheus lines for the resource groups.
+    pub fn metrics(&self) -> String {
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut out = String::from(
+            "# HELP heartbeat_resource_group_running Whether this node runs a haresources group.\n# TYPE heartbeat_resource_group_running gauge\n",
+        );
+        for (g, st) in self.group_states() {
+            out.push_str(&format!("heartbeat_resource_group_running{{group=\"{}\"}} {}\n", esc(&g), u8::from(st == "running")));
+        }
+        out.push_str(
+            "# HELP heartbeat_resource_group_failed Whether a group failed to start here.\n# TYPE heartbeat_resource_group_failed gauge\n",
+        );
+        for (g, st) in self.group_states() {
+            out.push_str(&format!("heartbeat_resource_group_failed{{group=\"{}\"}} {}\n", esc(&g), u8::from(st.starts_with("failed"))));
+        }
+        out
+    }
+
     /// Control-socket commands of the resource manager: `rscstatus [-v]`, `hb_standby CLASS`,
     /// `hb_takeover CLASS`. None for other commands.
     pub fn control(&mut self, now: Instant, args: &[String]) -> Option<((i32, String), Vec<Message>)> {
@@ -701,13 +744,8 @@ impl Edge {
             Some("rscstatus") => {
                 let mut out = format!("{}\n", self.mgr.rscstatus());
                 if args.get(1).map(String::as_str) == Some("-v") {
-                    for (g, st) in self.mgr.groups().iter().zip(self.mgr.group_states()) {
-                        let st = match st {
-                            GroupState::Running => "running".to_owned(),
-                            GroupState::Stopped => "stopped".to_owned(),
-                            GroupState::Failed(why) => format!("failed: {why}"),
-                        };
-                        out.push_str(&format!("{}\t{st}\n", g.display));
+                    for (g, st) in self.group_states() {
+                        out.push_str(&format!("{g}\t{st}\n"));
                     }
                 }
                 Some(((0, out), Vec::new()))
