@@ -7,17 +7,6 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in b.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 fn open(v6: bool) -> Result<(Socket, bool), String> {
     let (domain, proto) = if v6 { (Domain::IPV6, Protocol::ICMPV6) } else { (Domain::IPV4, Protocol::ICMPV4) };
     match Socket::new(domain, Type::DGRAM, Some(proto)) {
@@ -37,14 +26,7 @@ pub async fn ping(addr: IpAddr, attempts: u32, each: Duration) -> Result<String,
     let mut last = String::from("no reply");
     for seq in 0..attempts.max(1) {
         let seq = (seq & 0xffff) as u16;
-        let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-        pkt.extend_from_slice(&id.to_be_bytes());
-        pkt.extend_from_slice(&seq.to_be_bytes());
-        pkt.extend_from_slice(b"heartbeat-rs ping");
-        if !v6 {
-            let c = checksum(&pkt);
-            pkt[2..4].copy_from_slice(&c.to_be_bytes());
-        }
+        let pkt = crate::net::ping::echo_request(v6, id, seq);
         if let Err(e) = udp.send_to(&pkt, SocketAddr::new(addr, 0)).await {
             last = format!("send: {e}");
             continue;

@@ -540,7 +540,7 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
         view.names
             .iter()
             .map(|name| {
-                let up = view.links.iter().enumerate().filter(|(_, l)| *l == name).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+                let up = link_up(engine, now, view, n, name);
                 (name.clone(), up)
             })
             .collect()
@@ -613,20 +613,8 @@ fn answer(engine: &Membership, now: Instant, view: &View, args: &[String]) -> (i
         Some("metrics") => (0, metrics_text(engine, now, view)),
         Some("status") if flag("--json") => (0, status_json(engine, now, view)),
         Some("status") => {
-            let c = engine.counters();
-            let counters = format!(
-                "\ndatagrams:\taccepted {} (heartbeats {}), dropped: {} malformed or failing authentication, {} from unknown nodes, {} replayed, {} duplicate\nretransmission:\t{} requested, {} sent, {} lost\n",
-                c.accepted,
-                c.heartbeats,
-                c.malformed_or_bad_auth,
-                c.unknown_node,
-                c.replayed,
-                c.duplicate,
-                c.rexmit_requested,
-                c.rexmit_sent,
-                c.lost
-            );
-            (0, format!("node:\t{}{}{counters}", engine.local(), verbose_nodes()))
+            let counters: String = counters(engine).iter().map(|(k, v)| format!("{k}\t{v}\n")).collect();
+            (0, format!("node:\t{}{}\n{counters}", engine.local(), verbose_nodes()))
         }
         Some(other) => (11, format!("!{other}: invalid sub-command.\n")),
         None => (1, "!no sub-command\n".into()),
@@ -653,7 +641,7 @@ fn metrics_text(engine: &Membership, now: Instant, view: &View) -> String {
     out.push_str("# HELP heartbeat_link_up Whether a node was heard on a link within its deadtime.\n# TYPE heartbeat_link_up gauge\n");
     for (n, _) in view.listed.iter().filter(|(_, ping)| !ping) {
         for l in &view.names {
-            let up = view.links.iter().enumerate().filter(|(_, x)| *x == l).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+            let up = link_up(engine, now, view, n, l);
             out.push_str(&format!("heartbeat_link_up{{node=\"{}\",link=\"{}\"}} {}\n", esc(n), esc(l), u8::from(up)));
         }
     }
@@ -681,6 +669,27 @@ fn metrics_text(engine: &Membership, now: Instant, view: &View) -> String {
     out
 }
 
+/// Whether `node` is heard on the link called `link` (on any medium of that name).
+fn link_up(engine: &Membership, now: Instant, view: &View, node: &str, link: &str) -> bool {
+    view.links.iter().enumerate().filter(|(_, l)| *l == link).any(|(m, _)| engine.link_up(now, node, m) == Some(true))
+}
+
+/// The datagram counters by name, for the status views.
+fn counters(engine: &Membership) -> [(&'static str, u64); 9] {
+    let c = engine.counters();
+    [
+        ("accepted", c.accepted),
+        ("heartbeats", c.heartbeats),
+        ("malformed_or_bad_auth", c.malformed_or_bad_auth),
+        ("unknown_node", c.unknown_node),
+        ("replayed", c.replayed),
+        ("duplicate", c.duplicate),
+        ("rexmit_requested", c.rexmit_requested),
+        ("rexmit_sent", c.rexmit_sent),
+        ("lost", c.lost),
+    ]
+}
+
 /// `heartbeat status --json`: nodes, links and the datagram counters.
 fn status_json(engine: &Membership, now: Instant, view: &View) -> String {
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
@@ -693,7 +702,7 @@ fn status_json(engine: &Membership, now: Instant, view: &View) -> String {
             view.names
                 .iter()
                 .map(|l| {
-                    let up = view.links.iter().enumerate().filter(|(_, x)| *x == l).any(|(m, _)| engine.link_up(now, n, m) == Some(true));
+                    let up = link_up(engine, now, view, n, l);
                     format!("{{\"name\":\"{}\",\"status\":\"{}\"}}", esc(l), if up { "up" } else { "dead" })
                 })
                 .collect()
@@ -705,21 +714,8 @@ fn status_json(engine: &Membership, now: Instant, view: &View) -> String {
             links.join(",")
         ));
     }
-    let c = engine.counters();
-    format!(
-        "{{\"node\":\"{}\",\"nodes\":[{}],\"datagrams\":{{\"accepted\":{},\"heartbeats\":{},\"malformed_or_bad_auth\":{},\"unknown_node\":{},\"replayed\":{},\"duplicate\":{},\"rexmit_requested\":{},\"rexmit_sent\":{},\"lost\":{}}}}}\n",
-        esc(engine.local()),
-        nodes.join(","),
-        c.accepted,
-        c.heartbeats,
-        c.malformed_or_bad_auth,
-        c.unknown_node,
-        c.replayed,
-        c.duplicate,
-        c.rexmit_requested,
-        c.rexmit_sent,
-        c.lost
-    )
+    let datagrams: Vec<String> = counters(engine).iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{\"node\":\"{}\",\"nodes\":[{}],\"datagrams\":{{{}}}}}\n", esc(engine.local()), nodes.join(","), datagrams.join(","))
 }
 
 fn spawn_ctl(path: &Path, tx: mpsc::Sender<CtlRequest>) -> Result<(), String> {

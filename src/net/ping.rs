@@ -24,7 +24,8 @@ fn checksum(b: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
+/// An ICMP (v4) or ICMPv6 echo request.
+pub fn echo_request(v6: bool, id: u16, seq: u16) -> Vec<u8> {
     let mut p = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
     p.extend_from_slice(&id.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
