@@ -203,6 +203,10 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
         status.contains("\"resources\":{\"rscstatus\":\"all\"") && status.contains("ldirectord::web.cf\",\"state\":\"running\""),
         "{status}"
     );
+    assert!(
+        status.contains(&format!("\"real\":\"127.0.0.1:{port}\"")) && status.contains("\"state\":\"up\""),
+        "the engine's reals: {status}"
+    );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(15) && child.try_wait().unwrap().is_none() {

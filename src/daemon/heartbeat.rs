@@ -365,7 +365,7 @@ async fn main_loop(
                             Some("metrics") => out.push_str(&rsc.metrics()),
                             Some("status") if args.iter().any(|a| a == "--json") => {
                                 if let Some(body) = out.trim_end().strip_suffix('}') {
-                                    out = format!("{body},\"resources\":{}}}\n", rsc.status_json());
+                                    out = format!("{body},\"resources\":{},\"ldirectord\":{}}}\n", rsc.status_json(), rsc.directors_json().await);
                                 }
                             }
                             Some("status") => out.push_str(&format!("resources:\t{}\n", rsc.status_json())),

@@ -132,6 +132,32 @@ impl Runner {
         Outcome::Ok
     }
 
+    /// The embedded directors' reals, as JSON (`heartbeat status --json`). Never waits on a
+    /// director being started or stopped, nor more than 200 ms on one that is busy.
+    pub async fn directors_json(&self) -> String {
+        let Ok(running) = self.directors.try_lock() else { return "[]".to_owned() };
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut out = Vec::new();
+        for (config, d) in running.iter() {
+            let reals = tokio::time::timeout(Duration::from_millis(200), d.status()).await.unwrap_or_default();
+            let reals: Vec<String> = reals
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"virtual\":\"{}\",\"real\":\"{}\",\"state\":\"{}\",\"failures\":{},\"last_error\":\"{}\"}}",
+                        esc(&r.virtual_id),
+                        esc(&r.real),
+                        r.health.name(),
+                        r.failures,
+                        esc(&r.last_message)
+                    )
+                })
+                .collect();
+            out.push(format!("{{\"config\":\"{}\",\"reals\":[{}]}}", esc(&config.display().to_string()), reals.join(",")));
+        }
+        format!("[{}]", out.join(","))
+    }
+
     /// 4.12's look-up of a configuration name: the config directory, its `conf/`, then the path.
     fn director_config(&self, name: &str) -> PathBuf {
         let candidates = [self.config_dir.join(name), self.config_dir.join("conf").join(name), PathBuf::from(name)];
@@ -708,6 +734,11 @@ impl Edge {
                 (g.display.clone(), st)
             })
             .collect()
+    }
+
+    /// The embedded ldirectord engines' reals (see [`Runner::directors_json`]).
+    pub async fn directors_json(&self) -> String {
+        self.runner.directors_json().await
     }
 
     /// The `resources` member of `heartbeat status --json`.
