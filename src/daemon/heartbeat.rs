@@ -433,6 +433,11 @@ fn reload(old: &HaConfig) -> Option<HaConfig> {
             if new.ha_cf.media != old.ha_cf.media || new.ha_cf.baud != old.ha_cf.baud {
                 log("WARN: reload: heartbeat media changed; the new media take effect at the next restart");
             }
+            // Moving resource groups under a running manager could drop or double a VIP; a
+            // restart (hb_standby first) is the safe way, as with 3.0.6.
+            if new.haresources != old.haresources {
+                log("WARN: reload: haresources changed; the new groups take effect at the next restart");
+            }
             if new.ha_cf.crm != crate::config::ha_cf::Crm::Off {
                 log("ERROR: reload: crm is on in the new ha.cf; keeping the running configuration");
                 return None;
