@@ -503,6 +503,11 @@ async fn run(
 /// Every real of every virtual as JSON: state, failures, seconds since the last check, and the
 /// last check's message (the reason when down).
 pub fn status_json(reals: &[crate::director::engine::RealStatus], now: Instant) -> String {
+    format!("{{\"ldirectord\":{{\"pid\":{},\"reals\":{}}}}}\n", std::process::id(), reals_json(reals, Some(now)))
+}
+
+/// The reals as a JSON array; without the engine's clock (`now`), the age of the last check is null.
+pub fn reals_json(reals: &[crate::director::engine::RealStatus], now: Option<Instant>) -> String {
     fn esc(s: &str) -> String {
         let mut o = String::with_capacity(s.len() + 2);
         for c in s.chars() {
@@ -518,7 +523,10 @@ pub fn status_json(reals: &[crate::director::engine::RealStatus], now: Instant) 
     let items: Vec<String> = reals
         .iter()
         .map(|r| {
-            let ago = r.last_check.map_or("null".to_owned(), |t| format!("{:.3}", now.since(t).as_secs_f64()));
+            let ago = match (r.last_check, now) {
+                (Some(t), Some(now)) => format!("{:.3}", now.since(t).as_secs_f64()),
+                _ => "null".to_owned(),
+            };
             format!(
                 "{{\"virtual\":\"{}\",\"real\":\"{}\",\"state\":\"{}\",\"failures\":{},\"last_check_seconds_ago\":{ago},\"last_message\":\"{}\"}}",
                 esc(&r.virtual_id),
@@ -529,7 +537,7 @@ pub fn status_json(reals: &[crate::director::engine::RealStatus], now: Instant) 
             )
         })
         .collect();
-    format!("{{\"ldirectord\":{{\"pid\":{},\"reals\":[{}]}}}}\n", std::process::id(), items.join(","))
+    format!("[{}]", items.join(","))
 }
 
 /// Sends an alert: over SMTP to `smtp` (host[:port]) when set, else through the local sendmail.

@@ -140,20 +140,8 @@ impl Runner {
         let mut out = Vec::new();
         for (config, d) in running.iter() {
             let reals = tokio::time::timeout(Duration::from_millis(200), d.status()).await.unwrap_or_default();
-            let reals: Vec<String> = reals
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{{\"virtual\":\"{}\",\"real\":\"{}\",\"state\":\"{}\",\"failures\":{},\"last_error\":\"{}\"}}",
-                        esc(&r.virtual_id),
-                        esc(&r.real),
-                        r.health.name(),
-                        r.failures,
-                        esc(&r.last_message)
-                    )
-                })
-                .collect();
-            out.push(format!("{{\"config\":\"{}\",\"reals\":[{}]}}", esc(&config.display().to_string()), reals.join(",")));
+            let reals = crate::daemon::ldirectord::reals_json(&reals, None);
+            out.push(format!("{{\"config\":\"{}\",\"reals\":{reals}}}", esc(&config.display().to_string())));
         }
         format!("[{}]", out.join(","))
     }
