@@ -111,7 +111,10 @@ pub fn pattern(text: &str) -> Arc<Regex> {
     if let Some(r) = c.get(text) {
         return r.clone();
     }
-    let r = Regex::new(text).unwrap_or_else(|_| Regex::new(&regex::escape(text)).expect("an escaped literal is a valid regex"));
+    // Even an escaped literal can exceed the regex size limit (a receive string of megabytes from
+    // the config file): then it matches nothing, the real is down, and nothing panics.
+    let never = || Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("a fixed, tiny pattern compiles"));
+    let r = Regex::new(text).or_else(|_| Regex::new(&regex::escape(text))).unwrap_or_else(|_| never());
     let r = Arc::new(r);
     if c.len() < 10_000 {
         c.insert(text.to_owned(), r.clone());

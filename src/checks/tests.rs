@@ -308,3 +308,16 @@ async fn ping_loopback_when_allowed() {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[test]
+fn a_receive_string_too_big_to_compile_matches_nothing_and_does_not_panic() {
+    let huge = "(a|b)*c{1000}".repeat(2000);
+    assert!(!super::matches(&huge, b"anything"));
+    assert!(super::matches("a(b", b"xa(bx"), "an invalid pattern is matched as literal text");
+}
+
+#[test]
+fn the_never_matching_pattern_compiles() {
+    let r = regex::Regex::new(r"[^\s\S]").unwrap();
+    assert!(!r.is_match("") && !r.is_match("x\n"));
+}
