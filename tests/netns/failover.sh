@@ -99,10 +99,14 @@ ctl() { # $1 a|b, rest: cl_status arguments
 }
 has_vip() { ip -n "$1" -o addr show dev eth0 | grep " $VIP/" >/dev/null; }
 link_up() { ip -n "$1" -o link show eth0 | grep "state UP" >/dev/null; }
+# A node holds the VIP when its link is up and it has the address. The link is read first: the
+# test removes a "rebooted" node's stale address before it brings its link back, so reading the
+# address first could see the stale address and then the restored link, a holder that never was.
+holds() { link_up "$1" && has_vip "$1"; }
 holder() {
     local h=""
-    if has_vip "$nsa" && link_up "$nsa"; then h=a; fi
-    if has_vip "$nsb" && link_up "$nsb"; then h="$h"b; fi
+    if holds "$nsa"; then h=a; fi
+    if holds "$nsb"; then h="$h"b; fi
     echo "${h:-none}"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -134,8 +138,8 @@ expect_holder() { # $1 a|b, $2 seconds, $3 what
 # nodeb, then nodea again, and counts both only if nodea held it at both ends: reads of two
 # namespaces are milliseconds apart, and a handover takes about one, so a single read of each
 # could pair nodea before its release with nodeb after its takeover.
-a_holds() { has_vip "$nsa" && link_up "$nsa"; }
-b_holds() { has_vip "$nsb" && link_up "$nsb"; }
+a_holds() { holds "$nsa"; }
+b_holds() { holds "$nsb"; }
 watch() {
     while sleep 0.02; do
         if a_holds && b_holds && a_holds; then echo "$(date +%T.%N) VIP on both nodes" >>"$work/violations"; fi
