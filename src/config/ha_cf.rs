@@ -101,6 +101,21 @@ pub struct RawDirective {
     pub line: usize,
 }
 
+/// `lvs_sync_daemon IFACE [id N] [maxlen LEN] [port PORT] [ttl TTL] [group ADDR]`
+/// (heartbeat-rs only; keepalived's option names): the kernel's IPVS connection sync daemon,
+/// master on the node holding the LVS resources and backup on the other. `None` fields take
+/// the kernel's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LvsSync {
+    pub iface: String,
+    pub syncid: u8,
+    pub maxlen: Option<u16>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+    pub group: Option<std::net::IpAddr>,
+    pub line: usize,
+}
+
 /// A parsed ha.cf. Field names are Heartbeat's directive names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HaCf {
@@ -123,6 +138,7 @@ pub struct HaCf {
     /// `metrics ADDR:PORT|PORT|off` (heartbeat-rs only): the Prometheus endpoint; a bare port
     /// binds to localhost.
     pub metrics: Option<std::net::SocketAddr>,
+    pub lvs_sync_daemon: Option<LvsSync>,
     pub conn_logd_time: Duration,
     pub debug: u32,
     pub crm: Crm,
@@ -168,6 +184,7 @@ impl Default for HaCf {
             logfacility: None,
             use_logd: false,
             metrics: None,
+            lvs_sync_daemon: None,
             conn_logd_time: Duration::from_secs(60),
             debug: 0,
             crm: Crm::Off,
@@ -256,6 +273,7 @@ const DIRECTIVES: &[(&str, Arity)] = &[
     ("stonith_host", Arity::WholeLine),
     ("apiauth", Arity::WholeLine),
     ("respawn", Arity::WholeLine),
+    ("lvs_sync_daemon", Arity::WholeLine),
     ("failfast", Arity::WholeLine),
     // Media and ping nodes.
     ("bcast", Arity::EachValue),
@@ -271,7 +289,7 @@ const DIRECTIVES: &[(&str, Arity)] = &[
 ];
 
 /// Directives Heartbeat refuses to see twice (`crm` and `pacemaker` count as one).
-const ONCE: &[&str] = &["watchdog", "baud", "crm"];
+const ONCE: &[&str] = &["watchdog", "baud", "crm", "lvs_sync_daemon"];
 
 /// Syslog facility names Heartbeat accepts (glibc's table, case-sensitive), plus `none`.
 const FACILITIES: &[&str] = &[
@@ -373,6 +391,47 @@ struct State {
     first_medium: Option<usize>,
     crm_line: Option<usize>,
     apiauth_clients: HashMap<String, usize>,
+}
+
+fn positive<T: std::str::FromStr + Default + PartialEq>(v: &str) -> Option<T> {
+    v.parse().ok().filter(|x| *x != T::default())
+}
+
+fn lvs_sync(d: &mut Diagnostics, n: usize, v: &str) -> Option<LvsSync> {
+    const FORM: &str = "\"lvs_sync_daemon IFACE [id N] [maxlen LEN] [port PORT] [ttl TTL] [group ADDR]\"";
+    let mut parts = words(v);
+    let iface = parts.next()?.to_owned();
+    if iface.len() >= 16 || iface.contains('/') {
+        d.error(n, format!("invalid lvs_sync_daemon interface {}; expected an interface name", quote(&iface)));
+        return None;
+    }
+    let mut sync = LvsSync { iface, syncid: 0, maxlen: None, port: None, ttl: None, group: None, line: n };
+    let mut ok = true;
+    while let Some(opt) = parts.next() {
+        let Some(val) = parts.next() else {
+            d.error(n, format!("lvs_sync_daemon option {} has no value; expected {FORM}", quote(opt)));
+            return None;
+        };
+        let set = match opt {
+            "id" => val.parse().map(|x| sync.syncid = x).map_err(|_| "a number from 0 to 255"),
+            "maxlen" => positive(val).map(|x| sync.maxlen = Some(x)).ok_or("a datagram size from 1 to 65535"),
+            "port" => positive(val).map(|x| sync.port = Some(x)).ok_or("a port from 1 to 65535"),
+            "ttl" => positive(val).map(|x| sync.ttl = Some(x)).ok_or("a TTL from 1 to 255"),
+            "group" => {
+                val.parse::<std::net::IpAddr>().ok().filter(|a| a.is_multicast()).map(|a| sync.group = Some(a)).ok_or("a multicast address")
+            }
+            _ => {
+                d.error(n, format!("unknown lvs_sync_daemon option {}; expected {FORM}", quote(opt)));
+                ok = false;
+                continue;
+            }
+        };
+        if let Err(what) = set {
+            d.error(n, format!("invalid lvs_sync_daemon {opt} {}; expected {what}", quote(val)));
+            ok = false;
+        }
+    }
+    ok.then_some(sync)
 }
 
 fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
@@ -620,6 +679,11 @@ fn apply(st: &mut State, d: &mut Diagnostics, n: usize, key: &str, v: &str) {
                 d.error(n, format!("apiauth for client {} is given twice (line {prev})", quote(&client)));
             }
             cf.apiauth.push(RawDirective { name: key.into(), value: v.into(), line: n });
+        }
+        "lvs_sync_daemon" => {
+            if let Some(sync) = lvs_sync(d, n, v) {
+                cf.lvs_sync_daemon = Some(sync);
+            }
         }
         "respawn" | "failfast" => {
             let mut parts = words(v);
@@ -992,6 +1056,26 @@ mod tests {
         assert_eq!(parse_time("."), Some(Duration::ZERO));
         // Heartbeat has no overflow check; a huge value saturates ("for ever").
         assert!(parse_time("99999999999999999999").is_some_and(|t| t > Duration::from_secs(1 << 40)));
+    }
+
+    #[test]
+    fn lvs_sync_daemon_directive() {
+        assert_eq!(ok(BASE).lvs_sync_daemon, None);
+        let s = ok(&format!("{BASE}lvs_sync_daemon eth1 id 7 port 8849 ttl 2 group 224.0.0.82 maxlen 1400\n")).lvs_sync_daemon.unwrap();
+        assert_eq!((s.iface.as_str(), s.syncid, s.port, s.ttl, s.maxlen), ("eth1", 7, Some(8849), Some(2), Some(1400)));
+        assert_eq!(s.group, Some("224.0.0.82".parse().unwrap()));
+        assert_eq!(ok(&format!("{BASE}lvs_sync_daemon eth0\n")).lvs_sync_daemon.unwrap().syncid, 0);
+        assert_eq!(
+            errs(&format!("{BASE}lvs_sync_daemon eth0 id 300\n")),
+            vec!["ha.cf:3: invalid lvs_sync_daemon id \"300\"; expected a number from 0 to 255"]
+        );
+        assert_eq!(
+            errs(&format!("{BASE}lvs_sync_daemon eth0 group 10.0.0.1\n")),
+            vec!["ha.cf:3: invalid lvs_sync_daemon group \"10.0.0.1\"; expected a multicast address"]
+        );
+        assert_eq!(errs(&format!("{BASE}lvs_sync_daemon eth0 id\n")).len(), 1);
+        assert_eq!(errs(&format!("{BASE}lvs_sync_daemon eth0 colour red\n")).len(), 1);
+        assert_eq!(errs(&format!("{BASE}lvs_sync_daemon eth0\nlvs_sync_daemon eth1\n")).len(), 1);
     }
 
     #[test]
