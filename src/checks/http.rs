@@ -5,7 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::{MAX_READ, Stream, matches};
 use crate::config::ldirectord_cf::{HttpMethod, Service};
@@ -130,8 +129,7 @@ pub async fn check(spec: &CheckSpec) -> Result<String, String> {
             url.path.clone()
         };
         let req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n\r\n");
-        let tcp = TcpStream::connect(target).await.map_err(|e| format!("connect to {target}: {e}"))?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = super::tcp(target).await?;
         let resp = if url.tls && !proxy {
             let sni = if url.host.starts_with('[') || url.host.parse::<IpAddr>().is_ok() { None } else { Some(url.host.as_str()) };
             let sni = k.virtualhost.as_deref().or(sni);

@@ -82,9 +82,17 @@ async fn probe_once(spec: &CheckSpec, probe: Probe, timeout: Duration) -> Result
 
 /// A TCP connection to the check port.
 pub async fn connect(spec: &CheckSpec) -> Result<TcpStream, String> {
-    let to = SocketAddr::new(spec.key.addr, spec.key.checkport);
+    tcp(SocketAddr::new(spec.key.addr, spec.key.checkport)).await
+}
+
+/// A check's TCP connection. It closes with a reset (zero linger), as HAProxy's checks do: a
+/// check has nothing left to say when it closes, and a FIN handshake would leave a TIME_WAIT
+/// socket behind per check (600,000 at 10,000 checks a second) and cost a third of the
+/// kernel's work per check.
+pub async fn tcp(to: SocketAddr) -> Result<TcpStream, String> {
     let s = TcpStream::connect(to).await.map_err(|e| format!("connect to {to}: {e}"))?;
     let _ = s.set_nodelay(true);
+    let _ = s.set_zero_linger();
     Ok(s)
 }
 
