@@ -184,6 +184,12 @@ t0 = time.time()
 ours.send_signal(signal.SIGTERM)
 ours.wait()
 rows.append(("clean stop (SIGTERM to exit, services removed) — target < 1 s", f"{time.time() - t0:.2f} s"))
+if os.environ.get("CHECK_FLOOR"):
+    # The same exchange from bare blocking threads, nothing else, after the daemon stopped:
+    # what any checker pays on this loopback (both ends' TCP work is billed to the client).
+    out = subprocess.run([os.environ["CHECK_FLOOR"], str(N), "5", "4"], capture_output=True, text=True).stdout.split()
+    f = dict(kv.split("=") for kv in out)
+    rows.append(("floor: bare blocking client, same exchange, same rate (examples/check_floor.rs)", f"{f['cpu_core']} core ({f['us_per_check']} µs per check, {f['checks_per_s']} checks/s)"))
 
 print(f"\n| heartbeat-rs, N = {N:,} reals (HTTP negotiate, checkinterval=1) | measured |")
 print("|---|---|")
