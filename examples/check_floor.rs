@@ -1,10 +1,10 @@
 //! The floor under any HTTP checker on loopback, for the ldirectord benchmark: blocking threads
-//! that make the same exchange as one of our negotiate checks (connect, the same request, read
-//! the response to its Content-Length, close with a reset) against the benchmark's farm, each of
-//! N addresses once a second, and nothing else: no scheduler, no engine, no table. On loopback
-//! the client's process is billed for most of the server's TCP work too (the receiver's
-//! processing runs in the sender's system call), so this is the part of a checker's CPU that no
-//! implementation can avoid on this machine.
+//! that make the same exchange as one of our negotiate checks (connect with the same socket
+//! options, the same request, read the response to its Content-Length, close with a reset)
+//! against the benchmark's farm, each of N addresses once a second, and nothing else: no
+//! scheduler, no engine, no table. On loopback the client's process is billed for most of the
+//! server's TCP work too (the receiver's processing runs in the sender's system call), so this
+//! is the part of a checker's CPU that no implementation can avoid on this machine.
 //!
 //! Usage: check_floor N SECONDS THREADS   (reals 127.100.x.y:8080 as scripts/ldirectord-bench.py)
 //! Prints: `checks_per_s=… cpu_core=… us_per_check=…`
@@ -18,8 +18,15 @@ fn real(i: usize) -> SocketAddr {
 }
 
 fn check(to: SocketAddr, buf: &mut [u8]) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(2)) else { return false };
-    let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+    // The same socket options as the daemon's HTTP checks (delayed ACKs, reset on close).
+    let Ok(sock) = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None) else { return false };
+    let _ = sock.set_tcp_quickack(false);
+    if sock.connect_timeout(&to.into(), Duration::from_secs(2)).is_err() {
+        return false;
+    }
+    let _ = sock.set_tcp_nodelay(true);
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    let mut s: TcpStream = sock.into();
     let req = format!("GET /health HTTP/1.1\r\nConnection: close\r\nHost: {}\r\nUser-Agent: libwww-perl/6.68\r\n\r\n", to.ip());
     if s.write_all(req.as_bytes()).is_err() {
         return false;

@@ -129,7 +129,7 @@ pub async fn check(spec: &CheckSpec) -> Result<String, String> {
             url.path.clone()
         };
         let req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n\r\n");
-        let tcp = super::tcp(target).await?;
+        let tcp = super::tcp_request_first(target).await?;
         let resp = if url.tls && !proxy {
             let sni = if url.host.starts_with('[') || url.host.parse::<IpAddr>().is_ok() { None } else { Some(url.host.as_str()) };
             let sni = k.virtualhost.as_deref().or(sni);
