@@ -59,11 +59,19 @@ def rss_mb(pid):
 
 def steady(pid, window):
     farm_stats()
+    subprocess.run(["nstat", "-n"], capture_output=True)
     c0, f0, t0 = cpu(pid), cpu(farm.pid), time.time()
     time.sleep(window)
     c1, f1, t1 = cpu(pid), cpu(farm.pid), time.time()
     s = farm_stats()
     s["farm_cpu"] = f"{(f1 - f0) / (t1 - t0):.2f}"
+    # TCP segments both ends sent per connection opened (this namespace holds only the bench).
+    n = {}
+    for l in subprocess.run(["nstat", "-z", "TcpOutSegs", "TcpActiveOpens"], capture_output=True, text=True).stdout.splitlines():
+        p = l.split()
+        if len(p) >= 2 and p[1].isdigit():
+            n[p[0]] = int(p[1])
+    s["segs"] = f"{n.get('TcpOutSegs', 0) / max(1, n.get('TcpActiveOpens', 0)):.1f}"
     return s, (c1 - c0) / (t1 - t0)
 
 
@@ -168,6 +176,7 @@ s, c = steady(ours.pid, 10)
 rows.append(("per-real check period (target 1 s ± 10 %)", f"median {s['p50']} s, p99 {s['p99']} s, min {s['min']} s, max {s['max']} s ({s['n']} gaps)"))
 rows.append(("checks per second", f"{int(s['requests']) / 10:.0f}"))
 rows.append(("CPU (target < 0.5 core)", f"{c:.2f} core ({c / max(1, int(s['requests']) / 10) * 1e6:.0f} µs per check; the farm used {s['farm_cpu']} core)"))
+rows.append(("TCP segments per check, both ends", s["segs"]))
 rows.append(("machine load average (2 cores, shared with other builds)", open("/proc/loadavg").read().split()[0]))
 rows.append(("RSS", f"{rss_mb(ours.pid):.0f} MB"))
 d = detections(ours_weight, 7, set())
