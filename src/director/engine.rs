@@ -240,10 +240,14 @@ impl Engine {
             c.due = None;
             c.running = Some(probe);
             // First run: the next slot is a fixed, per-check fraction of the interval later,
-            // so checks spread evenly over the interval after an all-at-once start.
+            // so checks spread evenly over the interval after an all-at-once start. A check
+            // dispatched late (a starved CPU) starts a new grid from now: keeping the old one
+            // would run the next check early to catch up, a period shorter than the interval.
+            let interval = c.spec.interval;
             c.next_slot = Some(match c.next_slot {
-                None => at + phase(&c.spec.key, c.spec.interval),
-                Some(s) => s.max(at) + c.spec.interval,
+                None => at + phase(&c.spec.key, interval),
+                Some(s) if now.since(s.max(at)) > interval / 10 => now + interval,
+                Some(s) => s.max(at) + interval,
             });
             self.actions.push(Action::RunCheck { id, spec: c.spec.clone(), probe, timeout });
         }

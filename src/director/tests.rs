@@ -197,6 +197,26 @@ fn each_real_checked_once_per_interval_spread() {
 }
 
 #[test]
+fn a_starved_loop_does_not_catch_up_with_short_periods() {
+    let mut w = World::new(&format!(
+        "checkinterval=1\n{}",
+        "virtual=10.0.0.1:80\n    service=http\n".to_owned()
+            + &(1..=20).map(|i| format!("    real=10.1.0.{i}:80 gate\n")).collect::<String>()
+    ));
+    w.run_for(secs(3.0));
+    // The loop gets no CPU for 600 ms: every check then runs late.
+    w.now = w.now + secs(0.6);
+    w.run_for(secs(5.0));
+    for (addr, runs) in &w.runs {
+        for pair in runs[1..].windows(2) {
+            // A check late by up to a tenth of the interval keeps its grid; a later one starts
+            // a new grid, so no gap is below 0.9 s (a catch-up would run one 0.4 s after it).
+            assert!(pair[1].0 - pair[0].0 >= secs(0.9) - CHECK_TIME, "{addr}: gap {:?}", pair[1].0 - pair[0].0);
+        }
+    }
+}
+
+#[test]
 fn quiescent_yes_and_failurecount() {
     let mut w = World::new(&TWO_REALS.replace("checkinterval=1", "checkinterval=1\nfailurecount=3"));
     w.run_for(secs(1.5));
