@@ -420,7 +420,9 @@ pub fn parse_text(src: &dyn Source, name: &str, text: &str) -> Conf {
 }
 
 /// Keywords that keepalived 2.2.7 refuses without a value (`keepalived -t` exit 2: "Configuration
-/// line starting `KEY` is missing a parameter"), in the blocks where they are keywords.
+/// line starting `KEY` is missing a parameter"), in the blocks where they are keywords. Each
+/// was checked against `keepalived -t` (some others, such as `router_id`, `nb_get_retry`,
+/// `status_code` or `persistence_timeout`, are only warned about and are not listed).
 const NEEDS_VALUE: &[&str] = &[
     "vrrp_script",
     "virtual_server",
@@ -439,35 +441,32 @@ const NEEDS_VALUE: &[&str] = &[
     "lb_kind",
     "lvs_method",
     "delay_loop",
-    "persistence_timeout",
     "persistence_granularity",
     "protocol",
     "connect_port",
     "connect_ip",
     "connect_timeout",
     "retry",
-    "nb_get_retry",
     "delay_before_retry",
     "path",
-    "status_code",
     "digest",
     "quorum",
     "hysteresis",
     "weight",
-    "router_id",
     "sorry_server",
-    "misc_path",
     "misc_timeout",
-    "script",
     "interval",
     "fall",
     "rise",
-    "helo_name",
     "smtp_connect_timeout",
-    "lvs_sync_daemon",
     "lvs_sync_daemon_interface",
     "garp_master_delay",
     "preempt_delay",
+    "bindto",
+    "warmup",
+    "notify_up",
+    "notify_down",
+    "smtp_server",
 ];
 
 /// Blocks whose lines are keywords (the others, such as `virtual_ipaddress`, hold data lines).
@@ -568,6 +567,32 @@ mod tests {
         m.insert(PathBuf::from("/e/k.conf"), "include k.conf\n".to_owned());
         let c = parse_text(&Map(m), "/e/k.conf", "include k.conf\n");
         assert!(!c.notes.is_empty());
+    }
+
+    /// Each row as `keepalived -t` of 2.2.7 judged it (exit 2 = refused, else accepted).
+    #[test]
+    fn refusals_match_keepalived_2_2_7() {
+        let vs = |body: &str| format!("virtual_server 1.2.3.4 80 {{\n protocol TCP\n real_server 1.1.1.1 80 {{\n {body}\n }}\n}}\n");
+        let rows = [
+            ("vrrp_script {\n script x\n}\n".to_owned(), true),
+            ("vrrp_script s {\n script\n}\n".to_owned(), false),
+            ("vrrp_instance V {\n state\n}\n".to_owned(), true),
+            ("vrrp_instance {\n state MASTER\n}\n".to_owned(), false),
+            ("global_defs {\n router_id\n notification_email_from\n}\n".to_owned(), false),
+            ("global_defs {\n smtp_server\n}\n".to_owned(), true),
+            (vs("weight"), true),
+            (vs("TCP_CHECK {\n connect_port\n }"), true),
+            (vs("TCP_CHECK {\n nb_get_retry\n }"), false),
+            (vs("HTTP_GET {\n url {\n path /\n status_code\n }\n }"), false),
+            (vs("HTTP_GET {\n url {\n digest\n }\n }"), true),
+            ("virtual_server 1.2.3.4 80 {\n persistence_timeout\n virtualhost\n}\n".to_owned(), false),
+            ("virtual_server 1.2.3.4 80 {\n quorum\n}\n".to_owned(), true),
+            ("vrrp_instance V {\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n".to_owned(), false),
+        ];
+        for (text, refused) in rows {
+            let c = parse_text(&Map(HashMap::new()), "k.conf", &text);
+            assert_eq!(!refusals(&c).is_empty(), refused, "{text}");
+        }
     }
 
     #[test]
