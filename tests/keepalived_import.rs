@@ -28,13 +28,21 @@ fn text(b: &[u8]) -> String {
 /// Each fixture's stdout, stderr and exit status are exactly as recorded.
 #[test]
 fn fixtures_give_their_recorded_output() {
-    for (name, code) in [("full", 0), ("lossy", 3), ("refused", 1)] {
+    for (name, code) in [("full", 0), ("lossy", 3), ("refused", 1), ("families", 3)] {
         let out = import(&data(), &[&format!("{name}.conf")]);
         let want_out = std::fs::read_to_string(data().join(format!("{name}.out"))).unwrap_or_default();
         let want_err = std::fs::read_to_string(data().join(format!("{name}.err"))).unwrap();
         assert_eq!(text(&out.stdout), want_out, "{name}: stdout");
         assert_eq!(text(&out.stderr), want_err, "{name}: stderr");
         assert_eq!(out.status.code(), Some(code), "{name}: exit status");
+        if code != 1 {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("ha.d");
+            let w = import(&data(), &[&format!("{name}.conf"), "--output-dir", dir.to_str().unwrap()]);
+            assert_eq!(w.status.code(), Some(code));
+            let cc = check_config(&dir);
+            assert_eq!(cc.status.code(), Some(0), "{name}: {}", text(&cc.stderr));
+        }
     }
 }
 

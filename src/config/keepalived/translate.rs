@@ -197,7 +197,7 @@ fn global_defs(t: &mut Tr, g: &Item) {
                 _ => t.unsupported(it, "not an e-mail address"),
             },
             "smtp_server" => match it.arg() {
-                Some(h) if h.parse::<IpAddr>().is_ok() || node_name(h).is_some_and(|n| n.contains('.')) => {
+                Some(h) if h.parse::<IpAddr>().is_ok() || node_name(h).is_some() => {
                     t.smtp = Some(match it.args.get(1) {
                         Some(p) if uint(p).is_some_and(|p| p != 25 && p > 0 && p < 65536) => format!("{h}:{p}"),
                         _ => h.to_owned(),
@@ -406,11 +406,13 @@ fn forward(kind: &str) -> Option<&'static str> {
 }
 
 /// `IP PORT` (keepalived's two words) as ldirectord's `IP:PORT` / `[IP6]:PORT`.
+/// Without a port (the reals of a firewall-mark service take the client's), the address alone.
 fn hostport(ip: IpAddr, port: Option<&str>) -> String {
-    let p = port.unwrap_or("0");
-    match ip {
-        IpAddr::V4(a) => format!("{a}:{p}"),
-        IpAddr::V6(a) => format!("[{a}]:{p}"),
+    match (ip, port) {
+        (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
+        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (IpAddr::V4(a), None) => a.to_string(),
+        (IpAddr::V6(a), None) => format!("[{a}]"),
     }
 }
 
@@ -498,6 +500,7 @@ fn group_member(t: &mut Tr, m: &Item) -> Vec<(Option<IpAddr>, String)> {
 fn virtual_server(t: &mut Tr, vs: &Item) {
     let heads = endpoints(t, vs);
     let fwmark = heads.first().is_some_and(|h| h.0.is_none());
+    let v6 = heads.first().is_some_and(|h| h.0.is_some_and(|a| a.is_ipv6()));
     let mut v = Virtual::default();
     let mut kind = "masq"; // keepalived's default forwarding method is NAT
     let mut sched = "wlc".to_owned();
@@ -538,8 +541,8 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
             },
             "inhibit_on_failure" => quiescent = true,
             "sorry_server" => match (it.arg().and_then(|a| a.parse::<IpAddr>().ok()), it.args.get(1).and_then(|p| port(p))) {
-                (Some(a), p) if fwmark || p.is_some() => fallback = Some((hostport(a, p), None)),
-                _ => t.unsupported(it, "not `IP PORT`"),
+                (Some(a), p) if (fwmark || p.is_some()) && a.is_ipv6() == v6 => fallback = Some((hostport(a, p), None)),
+                _ => t.unsupported(it, "not `IP PORT` of the virtual server's address family"),
             },
             "sorry_server_lvs_method" => match (fallback.as_mut(), it.arg().and_then(forward)) {
                 (Some(f), Some(k)) => f.1 = Some(k.to_owned()),
@@ -555,7 +558,7 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
         }
     }
     for r in reals {
-        real_server(t, &mut v, r, kind, fwmark);
+        real_server(t, &mut v, r, kind, fwmark, v6);
     }
     if heads.is_empty() {
         return;
@@ -566,7 +569,8 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     let mut body = Vec::new();
     body.extend(v.reals.iter().cloned());
     if let Some((addr, k)) = fallback {
-        body.push(format!("fallback={addr} {}", k.as_deref().unwrap_or(kind)));
+        let key = if v6 { "fallback6" } else { "fallback" };
+        body.push(format!("{key}={addr} {}", k.as_deref().unwrap_or(kind)));
     }
     body.push(format!("scheduler={sched}"));
     if protocol.is_none() && heads.iter().any(|h| h.0.is_some()) {
@@ -600,11 +604,15 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     }
 }
 
-fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool) {
-    let addr = r.arg().and_then(|a| a.parse::<IpAddr>().ok());
+fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, v6: bool) {
+    // ldirectord keeps an IPv4 service's reals IPv4 and an IPv6 service's IPv6.
+    let addr = r.arg().and_then(|a| a.parse::<IpAddr>().ok()).filter(|a| a.is_ipv6() == v6);
     let p = r.args.get(1).and_then(|p| port(p));
     let Some(addr) = addr.filter(|_| p.is_some() || fwmark) else {
-        t.skip(&r.loc, format!("real_server {} is not `IP PORT`; not carried over", r.args.join(" ")));
+        t.skip(
+            &r.loc,
+            format!("real_server {} is not `IP PORT` of the virtual server's address family; not carried over", r.args.join(" ")),
+        );
         return;
     };
     v.real_count += 1;
@@ -638,12 +646,7 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool) 
             _ => t.unknown(it, "real_server"),
         }
     }
-    // A firewall-mark service's reals take the client's port: no port to write.
-    let hp = match (p, addr) {
-        (Some(p), _) => hostport(addr, Some(p)),
-        (None, IpAddr::V4(a)) => a.to_string(),
-        (None, IpAddr::V6(a)) => format!("[{a}]"),
-    };
+    let hp = hostport(addr, p);
     let key = if addr.is_ipv6() { "real6" } else { "real" };
     v.reals.push(format!("{key}={hp} {kind} {weight}"));
 }
