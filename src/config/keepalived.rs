@@ -252,9 +252,10 @@ impl Parser<'_> {
     fn next(&mut self) -> Option<(Tok, Loc)> {
         loop {
             let (file, toks, pos) = self.stack.last_mut()?;
-            if let Some((t, n)) = toks.get(*pos) {
+            if let Some((t, n)) = toks.get_mut(*pos) {
                 *pos += 1;
-                return Some((t.clone(), Loc { file: file.clone(), line: *n }));
+                // Tokens are read once: move the word out instead of copying it.
+                return Some((std::mem::replace(t, Tok::Newline), Loc { file: file.clone(), line: *n }));
             }
             self.stack.pop();
         }

@@ -45,6 +45,8 @@ struct Tr {
     sync_groups: Vec<(String, Vec<String>)>,
     groups: Vec<(String, Vec<Item>, Loc)>,
     virtuals: Vec<(String, String)>,
+    /// The `virtual=` lines written so far (ldirectord refuses duplicates).
+    heads: std::collections::HashSet<String>,
     virtual_addrs: Vec<IpAddr>,
 }
 
@@ -588,7 +590,7 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
         t.skip(&vs.loc, "inhibit_on_failure on some real servers only: ldirectord's quiescent is per virtual service; not carried over");
     }
     for (addr, head) in &heads {
-        if t.virtuals.iter().any(|(h, _)| h == head) {
+        if !t.heads.insert(head.clone()) {
             t.skip(&vs.loc, format!("`{head}` is defined twice; the first definition is kept (ldirectord refuses duplicates)"));
             continue;
         }
