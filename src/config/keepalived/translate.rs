@@ -389,6 +389,36 @@ struct Check {
     lines: Vec<String>,
 }
 
+/// Checker settings a `virtual_server` or `real_server` gives every check below it.
+#[derive(Debug, Clone, Copy, Default)]
+struct CheckDefaults {
+    timeout: Option<u64>,
+    retry: Option<u64>,
+}
+
+impl CheckDefaults {
+    /// Reads `connect_timeout` / `retry` / `nb_get_retry`; false for any other keyword.
+    fn read(&mut self, t: &mut Tr, it: &Item) -> bool {
+        match it.key.as_str() {
+            "connect_timeout" => match it.arg().and_then(seconds_ms) {
+                Some(ms) => self.timeout = Some(ms.div_ceil(1000).max(1)),
+                None => t.unsupported(it, "not a number of seconds"),
+            },
+            "retry" | "nb_get_retry" => match it.arg().and_then(uint).filter(|r| *r < 1000) {
+                Some(r) => self.retry = Some(r),
+                None => t.unsupported(it, "not a number"),
+            },
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// `inhibit_on_failure [BOOL]`: bare means on.
+fn flag(it: &Item) -> bool {
+    !matches!(it.arg().map(str::to_ascii_lowercase).as_deref(), Some("false" | "no" | "off" | "0"))
+}
+
 #[derive(Default)]
 struct Virtual {
     reals: Vec<String>,
@@ -405,6 +435,16 @@ fn forward(kind: &str) -> Option<&'static str> {
         "TUN" => Some("ipip"),
         _ => None,
     }
+}
+
+/// `lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [csum options]`: ldirectord's ipip is plain
+/// IPIP, so other tunnel types and checksum options are reported.
+fn method(t: &mut Tr, it: &Item) -> Option<&'static str> {
+    let k = it.arg().and_then(forward);
+    if k.is_some() && it.args.len() > 1 && it.args[1..] != ["type".to_owned(), "ipip".to_owned()] {
+        t.skip(&it.loc, format!("tunnel options `{}` not carried over: ldirectord's ipip is plain IPIP", it.args[1..].join(" ")));
+    }
+    k
 }
 
 /// `IP PORT` (keepalived's two words) as ldirectord's `IP:PORT` / `[IP6]:PORT`.
@@ -512,7 +552,11 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     let mut fallback: Option<(String, Option<String>)> = None;
     let mut reals = Vec::new();
     let mut virtualhost = None;
+    let mut defaults = CheckDefaults::default();
     for it in vs.children() {
+        if defaults.read(t, it) {
+            continue;
+        }
         match it.key.as_str() {
             "delay_loop" => match it.arg().and_then(seconds_ms) {
                 Some(ms) => delay_loop = Some(ms.div_ceil(1000).max(1)),
@@ -522,7 +566,7 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
                 Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase()) => sched = s.to_owned(),
                 _ => t.unsupported(it, "not a scheduler name"),
             },
-            "lb_kind" | "lvs_method" => match it.arg().and_then(forward) {
+            "lb_kind" | "lvs_method" => match method(t, it) {
                 Some(k) => kind = k,
                 None => {
                     t.unsupported(it, "not DR, NAT or TUN (FNAT belongs to a non-mainline LVS fork; keepalived 2.2.7 falls back to NAT)")
@@ -541,12 +585,13 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
                 Some("UDP") => protocol = Some("udp"),
                 _ => t.unsupported(it, "ldirectord serves TCP and UDP only"),
             },
-            "inhibit_on_failure" => quiescent = true,
+            "inhibit_on_failure" => quiescent = flag(it),
             "sorry_server" => match (it.arg().and_then(|a| a.parse::<IpAddr>().ok()), it.args.get(1).and_then(|p| port(p))) {
-                (Some(a), p) if (fwmark || p.is_some()) && a.is_ipv6() == v6 => fallback = Some((hostport(a, p), None)),
+                // Without a port, the service's own (ldirectord reads a fallback without one so too).
+                (Some(a), p) if a.is_ipv6() == v6 && (p.is_some() || it.args.len() == 1) => fallback = Some((hostport(a, p), None)),
                 _ => t.unsupported(it, "not `IP PORT` of the virtual server's address family"),
             },
-            "sorry_server_lvs_method" => match (fallback.as_mut(), it.arg().and_then(forward)) {
+            "sorry_server_lvs_method" => match (fallback.as_mut(), method(t, it)) {
                 (Some(f), Some(k)) => f.1 = Some(k.to_owned()),
                 _ => t.unsupported(it, "no sorry_server before it or not DR, NAT or TUN"),
             },
@@ -560,7 +605,7 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
         }
     }
     for r in reals {
-        real_server(t, &mut v, r, kind, fwmark, v6);
+        real_server(t, &mut v, r, kind, fwmark, v6, defaults);
     }
     if heads.is_empty() {
         return;
@@ -606,7 +651,8 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     }
 }
 
-fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, v6: bool) {
+#[allow(clippy::too_many_arguments)]
+fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, v6: bool, mut defaults: CheckDefaults) {
     // ldirectord keeps an IPv4 service's reals IPv4 and an IPv6 service's IPv6.
     let addr = r.arg().and_then(|a| a.parse::<IpAddr>().ok()).filter(|a| a.is_ipv6() == v6);
     let p = r.args.get(1).and_then(|p| port(p));
@@ -621,20 +667,27 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, 
     let mut weight = 1u64;
     let mut kind = kind.to_owned();
     let mut checks = 0;
+    // Defaults for the checks may follow the checks in the block: read them first.
+    let mut rest = Vec::new();
     for it in r.children() {
+        if !defaults.read(t, it) {
+            rest.push(it);
+        }
+    }
+    for it in rest {
         match it.key.as_str() {
             "weight" => match it.arg().and_then(uint).filter(|w| *w <= 65535) {
                 Some(w) => weight = w,
                 None => t.unsupported(it, "not a weight from 0 to 65535"),
             },
-            "lvs_method" | "lb_kind" => match it.arg().and_then(forward) {
+            "lvs_method" | "lb_kind" => match method(t, it) {
                 Some(k) => kind = k.to_owned(),
                 None => t.unsupported(it, "not DR, NAT or TUN"),
             },
-            "inhibit_on_failure" => v.quiescent_reals += 1,
+            "inhibit_on_failure" => v.quiescent_reals += usize::from(flag(it)),
             k if k.ends_with("_CHECK") || k.ends_with("_GET") => {
                 checks += 1;
-                let Some(c) = check(t, it, fwmark) else { continue };
+                let Some(c) = check(t, it, fwmark, defaults) else { continue };
                 match &v.check {
                     None if checks == 1 => v.check = Some((c, it.loc.clone())),
                     None => t.unsupported(it, "ldirectord runs one check per virtual service; the first check of a real server is used"),
@@ -654,7 +707,7 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, 
 }
 
 /// One keepalived checker block as ldirectord lines.
-fn check(t: &mut Tr, c: &Item, fwmark: bool) -> Option<Check> {
+fn check(t: &mut Tr, c: &Item, fwmark: bool, defaults: CheckDefaults) -> Option<Check> {
     let mut lines = Vec::new();
     let (kind, service) = match c.key.as_str() {
         "TCP_CHECK" => ("connect", None),
@@ -672,8 +725,7 @@ fn check(t: &mut Tr, c: &Item, fwmark: bool) -> Option<Check> {
     if let Some(s) = service {
         lines.push(format!("service={s}"));
     }
-    let mut timeout: u64 = 5;
-    let mut retry: u64 = 1;
+    let mut own = defaults;
     let mut urls = 0;
     for it in c.children() {
         match it.key.as_str() {
@@ -681,13 +733,12 @@ fn check(t: &mut Tr, c: &Item, fwmark: bool) -> Option<Check> {
                 Some(p) => lines.push(format!("checkport={p}")),
                 None => t.unsupported(it, "not a port number"),
             },
-            "connect_timeout" | "misc_timeout" => match it.arg().and_then(seconds_ms) {
-                Some(ms) => timeout = ms.div_ceil(1000).max(1),
+            "connect_timeout" | "retry" | "nb_get_retry" => {
+                own.read(t, it);
+            }
+            "misc_timeout" => match it.arg().and_then(seconds_ms) {
+                Some(ms) => own.timeout = Some(ms.div_ceil(1000).max(1)),
                 None => t.unsupported(it, "not a number of seconds"),
-            },
-            "retry" | "nb_get_retry" => match it.arg().and_then(uint).filter(|r| *r < 1000) {
-                Some(r) => retry = r,
-                None => t.unsupported(it, "not a number"),
             },
             "misc_path" if kind == "external" => match it.arg() {
                 Some(p) if quote_ok(p) => lines.push(format!("checkcommand=\"{p}\"")),
@@ -706,7 +757,7 @@ fn check(t: &mut Tr, c: &Item, fwmark: bool) -> Option<Check> {
                             _ => t.unsupported(u, "not a path"),
                         },
                         "status_code" => {
-                            if !u.args.iter().all(|s| uint(s).is_some_and(|c| (200..300).contains(&c))) {
+                            if u.args.is_empty() || !u.args.iter().all(|s| status_2xx(s)) {
                                 t.unsupported(u, "ldirectord's http check accepts exactly the 2xx status codes");
                             }
                         }
@@ -743,12 +794,21 @@ fn check(t: &mut Tr, c: &Item, fwmark: bool) -> Option<Check> {
         t.skip(&c.loc, "MISC_CHECK without misc_path: checktype=on written instead");
         return Some(Check { lines: vec!["checktype=on".into()] });
     }
+    // keepalived's defaults: 5 s; retry 1, 0 for MISC_CHECK.
+    let timeout = own.timeout.unwrap_or(5);
+    let retry = own.retry.unwrap_or(if kind == "external" { 0 } else { 1 });
     lines.push(format!("checktimeout={timeout}"));
     if kind == "negotiate" {
         lines.push(format!("negotiatetimeout={timeout}"));
     }
     lines.push(format!("failurecount={}", retry + 1));
     Some(Check { lines })
+}
+
+/// A status code or range (`200`, `200-299`) inside 2xx: what ldirectord's http check accepts.
+fn status_2xx(s: &str) -> bool {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    matches!((uint(a), uint(b)), (Some(a), Some(b)) if (200..300).contains(&a) && (200..300).contains(&b) && a <= b)
 }
 
 fn finish(mut t: Tr) -> Output {
