@@ -28,7 +28,7 @@ fn text(b: &[u8]) -> String {
 /// Each fixture's stdout, stderr and exit status are exactly as recorded.
 #[test]
 fn fixtures_give_their_recorded_output() {
-    for (name, code) in [("full", 0), ("lossy", 3), ("refused", 1), ("families", 3), ("defaults", 3)] {
+    for (name, code) in [("full", 0), ("lossy", 3), ("refused", 1), ("families", 3), ("defaults", 3), ("cluster", 3)] {
         let out = import(&data(), &[&format!("{name}.conf")]);
         let want_out = std::fs::read_to_string(data().join(format!("{name}.out"))).unwrap_or_default();
         let want_err = std::fs::read_to_string(data().join(format!("{name}.err"))).unwrap();

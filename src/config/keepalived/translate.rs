@@ -42,7 +42,7 @@ struct Tr {
     smtp: Option<String>,
     sync: Option<String>,
     instances: Vec<Instance>,
-    sync_groups: Vec<(String, Vec<String>)>,
+    sync_groups: Vec<(String, Vec<String>, Loc)>,
     groups: Vec<(String, Vec<Item>, Loc)>,
     virtuals: Vec<(String, String)>,
     /// The `virtual=` lines written so far (ldirectord refuses duplicates).
@@ -57,6 +57,7 @@ struct Instance {
     iface: Option<String>,
     vrid: Option<u32>,
     advert_ms: Option<u64>,
+    advert_loc: Option<Loc>,
     auth_pass: Option<(String, Loc)>,
     vips: Vec<(IpAddr, String)>,
     peers: Vec<IpAddr>,
@@ -74,7 +75,11 @@ impl Tr {
     }
 
     fn unknown(&mut self, it: &Item, context: &str) {
-        let why = reason(&it.key).map(str::to_owned).unwrap_or_else(|| format!("not a keyword heartbeat-rs knows in {context}"));
+        let why = if it.key.starts_with('@') {
+            "a conditional line (keepalived -i CONFIG_ID); conditions are not evaluated".to_owned()
+        } else {
+            reason(&it.key).map(str::to_owned).unwrap_or_else(|| format!("not a keyword heartbeat-rs knows in {context}"))
+        };
         self.unsupported(it, &why);
     }
 }
@@ -115,6 +120,20 @@ fn reason(key: &str) -> Option<&'static str> {
             "routes and rules have no IPaddr equivalent; use a resource script"
         }
         "lvs_flush" | "lvs_timeouts" | "lvs_sync_daemon_syncid" => "ldirectord has no equivalent",
+        "warmup" => "ldirectord starts checking at once",
+        "helo_name" => "ldirectord's smtp check greets with the director's host name",
+        "vrrp_skip_check_adv_addr" | "vrrp_strict" | "default_interface" | "vrrp_iptables" | "vrrp_check_unicast_src" => {
+            "VRRP protocol detail; Heartbeat has its own protocol"
+        }
+        "uthreshold" | "lthreshold" => "ldirectord has no connection thresholds",
+        "snmp_name" | "enable_snmp_vrrp" | "enable_snmp_checker" | "enable_snmp_rfc" | "enable_traps" => "heartbeat-rs has no SNMP agent",
+        "ha_suspend" => "ldirectord's services do not wait for their address",
+        "persistence_engine" => "ldirectord has no persistence engines",
+        "http_protocol" | "fast_recovery" | "enable_sni" => "ldirectord's http check has no such option",
+        "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset" | "regex_max_offset" => {
+            "ldirectord's receive= is a plain match anywhere in the body"
+        }
+        "log_all_failures" | "checker_log_all_failures" => "ldirectord logs every state change itself",
         _ => return None,
     })
 }
@@ -272,7 +291,10 @@ fn vrrp_instance(t: &mut Tr, vi: &Item) {
                 None => t.unsupported(it, "not a number from 1 to 255"),
             },
             "advert_int" => match it.arg().and_then(seconds_ms) {
-                Some(ms) => inst.advert_ms = Some(ms),
+                Some(ms) => {
+                    inst.advert_ms = Some(ms);
+                    inst.advert_loc = Some(it.loc.clone());
+                }
                 None => t.unsupported(it, "not a number of seconds"),
             },
             "authentication" => {
@@ -380,7 +402,7 @@ fn sync_group(t: &mut Tr, g: &Item) {
             _ => t.unknown(it, "vrrp_sync_group"),
         }
     }
-    t.sync_groups.push((g.arg().unwrap_or("").to_owned(), members));
+    t.sync_groups.push((g.arg().unwrap_or("").to_owned(), members, g.loc.clone()));
 }
 
 /// One ldirectord check, as the lines it writes.
@@ -685,6 +707,7 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, 
                 None => t.unsupported(it, "not DR, NAT or TUN"),
             },
             "inhibit_on_failure" => v.quiescent_reals += usize::from(flag(it)),
+            "delay_loop" => t.unsupported(it, "ldirectord's checkinterval is per virtual service (virtual_server's delay_loop is used)"),
             k if k.ends_with("_CHECK") || k.ends_with("_GET") => {
                 checks += 1;
                 let Some(c) = check(t, it, fwmark, defaults) else { continue };
@@ -818,6 +841,18 @@ fn finish(mut t: Tr) -> Output {
 
     // ha.cf
     let advert = t.instances.iter().filter_map(|i| i.advert_ms).min().unwrap_or(1000);
+    for i in &t.instances {
+        if let Some((ms, loc)) = i.advert_ms.zip(i.advert_loc.clone()).filter(|(ms, _)| *ms != advert) {
+            t.report.push(Note {
+                loc,
+                msg: format!(
+                    "`advert_int` {} not carried over: Heartbeat has one keepalive for the cluster ({} is used)",
+                    duration(ms),
+                    duration(advert)
+                ),
+            });
+        }
+    }
     let dead = advert * 4;
     let mut ha = String::from("# ha.cf translated from keepalived.conf by `heartbeat import keepalived`\n");
     let _ = writeln!(ha, "keepalive {}", duration(advert));
@@ -891,7 +926,14 @@ fn finish(mut t: Tr) -> Output {
     // haresources: one group per VRRP instance, or per sync group.
     let mut groups: Vec<(bool, Vec<String>)> = Vec::new();
     let mut taken = vec![false; t.instances.len()];
-    for (_, members) in &t.sync_groups {
+    for (_, members, loc) in &t.sync_groups {
+        let states: Vec<bool> = t.instances.iter().filter(|i| members.contains(&i.name)).map(|i| i.master).collect();
+        if states.iter().any(|m| *m) && states.iter().any(|m| !m) {
+            t.report.push(Note {
+                loc: loc.clone(),
+                msg: "`vrrp_sync_group` members in both MASTER and BACKUP state: one resource group has one owner (this node, as a MASTER member)".into(),
+            });
+        }
         let mut g: (bool, Vec<String>) = (false, Vec::new());
         for m in members {
             if let Some(ix) = t.instances.iter().position(|i| &i.name == m) {
@@ -913,7 +955,7 @@ fn finish(mut t: Tr) -> Output {
         // ldirectord runs with the group holding a virtual service's address, else the first.
         let all_vips: Vec<Vec<IpAddr>> = {
             let mut v = Vec::new();
-            for (_, members) in &t.sync_groups {
+            for (_, members, _) in &t.sync_groups {
                 v.push(t.instances.iter().filter(|i| members.contains(&i.name)).flat_map(|i| i.vips.iter().map(|x| x.0)).collect());
             }
             for (ix, i) in t.instances.iter().enumerate() {
