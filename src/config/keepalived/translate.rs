@@ -920,7 +920,14 @@ fn finish(mut t: Tr) -> Output {
         Some((p, _)) if !p.chars().any(char::is_whitespace) => {
             let _ = writeln!(keys, "1 sha1 {p}");
         }
-        _ => keys.push_str("1 crc\n"),
+        Some((_, loc)) => {
+            t.report.push(Note {
+                loc: loc.clone(),
+                msg: "`auth_pass` with blanks not carried over: an authkeys key is one word; `1 crc` written".into(),
+            });
+            keys.push_str("1 crc\n");
+        }
+        None => keys.push_str("1 crc\n"),
     }
 
     // haresources: one group per VRRP instance, or per sync group.
