@@ -6,6 +6,7 @@
 //! (`heartbeat ldirectord …` works too, busybox style).
 
 mod check_config;
+mod import;
 mod ipvs;
 mod ldirectord;
 mod legacy;
@@ -48,6 +49,8 @@ enum LogFormat {
 enum Command {
     /// Check ha.cf, haresources, authkeys and the ldirectord configurations haresources names.
     CheckConfig(check_config::Args),
+    /// Translate another program's configuration: `import keepalived FILE [--output-dir DIR]`.
+    Import(import::Args),
     /// Run the cluster daemon in the foreground.
     Run {
         /// Configuration directory.
@@ -126,16 +129,19 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
     {
         return legacy::run(&args);
     }
+    // `import` reports usage errors with exit 2 (its 1 means "keepalived refuses the file").
+    let usage_code = if args.get(1).is_some_and(|a| a == "import") { 2 } else { 1 };
     let cli = match HeartbeatCli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let code = if e.use_stderr() { usage_code } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     match cli.command {
         Some(Command::CheckConfig(a)) => check_config::run(a),
+        Some(Command::Import(a)) => import::run(a),
         Some(Command::Run { config_dir, state_dir, node, ctl_socket, log_format, debug, fence_command, resource_timeout }) => {
             let opts = crate::daemon::heartbeat::Options {
                 fence_cmd: fence_command.unwrap_or_else(default_fence),

@@ -6,6 +6,7 @@ pub mod authkeys;
 pub mod diag;
 pub mod ha_cf;
 pub mod haresources;
+pub mod keepalived;
 pub mod ldirectord_cf;
 pub mod load;
 pub mod source;
