@@ -604,7 +604,8 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
                     t.unsupported(it, "not DR, NAT or TUN (FNAT belongs to a non-mainline LVS fork; keepalived 2.2.7 falls back to NAT)")
                 }
             },
-            "persistence_timeout" => match it.arg().and_then(uint).filter(|p| *p > 0) {
+            // A bare `persistence_timeout` means keepalived's default, 6 minutes.
+            "persistence_timeout" => match if it.args.is_empty() { Some(360) } else { it.arg().and_then(uint).filter(|p| *p > 0) } {
                 Some(p) => v.lines.push(format!("persistent={p}")),
                 None => t.unsupported(it, "not a positive number of seconds (keepalived ignores it)"),
             },
