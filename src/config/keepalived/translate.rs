@@ -458,6 +458,8 @@ struct Virtual {
     lines: Vec<String>,
     quiescent_reals: usize,
     real_count: usize,
+    /// Reals without a checker (keepalived keeps them up unconditionally).
+    unchecked: Vec<Loc>,
 }
 
 fn forward(kind: &str) -> Option<&'static str> {
@@ -640,6 +642,14 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     for r in reals {
         real_server(t, &mut v, r, kind, fwmark, v6, defaults);
     }
+    if let Some((_, at)) = &v.check {
+        for loc in std::mem::take(&mut v.unchecked) {
+            t.skip(
+                &loc,
+                format!("real_server without a check: keepalived keeps it up unconditionally, ldirectord checks it with the check at {at}"),
+            );
+        }
+    }
     if heads.is_empty() {
         return;
     }
@@ -734,6 +744,9 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, 
             }
             _ => t.unknown(it, "real_server"),
         }
+    }
+    if checks == 0 {
+        v.unchecked.push(r.loc.clone());
     }
     let hp = hostport(addr, p);
     let key = if addr.is_ipv6() { "real6" } else { "real" };
