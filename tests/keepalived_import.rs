@@ -93,6 +93,14 @@ fn full_fixture_maps_each_keyword() {
 }
 
 /// Includes are relative to the including file, not to the working directory.
+/// The global `lvs_sync_daemon` form with its options (the instance name is dropped: the sync
+/// daemon's role follows the LVS resources).
+#[test]
+fn sync_daemon_options_are_carried_over() {
+    let out = text(&import(&data(), &["cluster.conf"]).stdout);
+    assert!(out.contains("\nlvs_sync_daemon eth1 id 7 maxlen 1400 port 8848 ttl 2 group 224.0.0.81\n"), "{out}");
+}
+
 #[test]
 fn includes_follow_the_including_file() {
     let here = import(&data(), &["full.conf"]);

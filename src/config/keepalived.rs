@@ -421,81 +421,70 @@ pub fn parse_text(src: &dyn Source, name: &str, text: &str) -> Conf {
 }
 
 /// Keywords that keepalived 2.2.7 refuses without a value (`keepalived -t` exit 2: "Configuration
-/// line starting `KEY` is missing a parameter"), in the blocks where they are keywords. Each
-/// was checked against `keepalived -t` (some others, such as `router_id`, `nb_get_retry`,
-/// `status_code` or `persistence_timeout`, are only warned about and are not listed).
-const NEEDS_VALUE: &[&str] = &[
-    "vrrp_script",
-    "virtual_server",
-    "real_server",
-    "virtual_server_group",
-    "interface",
-    "state",
-    "priority",
-    "virtual_router_id",
-    "advert_int",
-    "unicast_src_ip",
-    "auth_type",
-    "auth_pass",
-    "lb_algo",
-    "lvs_sched",
-    "lb_kind",
-    "lvs_method",
-    "delay_loop",
-    "persistence_granularity",
-    "protocol",
-    "connect_port",
-    "connect_ip",
-    "connect_timeout",
-    "retry",
-    "delay_before_retry",
-    "path",
-    "digest",
-    "quorum",
-    "hysteresis",
-    "weight",
-    "sorry_server",
-    "misc_timeout",
-    "interval",
-    "fall",
-    "rise",
-    "smtp_connect_timeout",
-    "lvs_sync_daemon_interface",
-    "garp_master_delay",
-    "preempt_delay",
-    "bindto",
-    "warmup",
-    "notify_up",
-    "notify_down",
-    "smtp_server",
-];
-
-/// Blocks whose lines are keywords (the others, such as `virtual_ipaddress`, hold data lines).
-fn keyword_block(key: &str) -> bool {
-    matches!(
-        key,
-        "global_defs" | "vrrp_instance" | "vrrp_script" | "virtual_server" | "real_server" | "authentication" | "url" | "vrrp_sync_group"
-    ) || key.ends_with("_CHECK")
-        || key.ends_with("_GET")
+/// line starting `KEY` is missing a parameter"), by the block they are keywords of (`""` is the
+/// top level). Each was checked against `keepalived -t`; some others, such as `router_id`,
+/// `nb_get_retry`, `status_code` or `persistence_timeout`, are only warned about. Outside its
+/// block a keyword is unknown to keepalived, which it skips with a warning.
+fn needs_value(parent: &str, key: &str) -> bool {
+    const CHECK: &[&str] =
+        &["connect_port", "connect_ip", "connect_timeout", "retry", "delay_before_retry", "bindto", "warmup", "misc_timeout"];
+    let keys: &[&str] = match parent {
+        "" => &["vrrp_script", "virtual_server", "virtual_server_group"],
+        "global_defs" => &["smtp_server", "smtp_connect_timeout"],
+        "vrrp_instance" => &[
+            "interface",
+            "state",
+            "priority",
+            "virtual_router_id",
+            "advert_int",
+            "unicast_src_ip",
+            "lvs_sync_daemon_interface",
+            "garp_master_delay",
+            "preempt_delay",
+        ],
+        "authentication" => &["auth_type", "auth_pass"],
+        "vrrp_script" => &["interval", "fall", "rise", "weight"],
+        "virtual_server" => &[
+            "delay_loop",
+            "lb_algo",
+            "lvs_sched",
+            "lb_kind",
+            "lvs_method",
+            "persistence_granularity",
+            "protocol",
+            "quorum",
+            "hysteresis",
+            "sorry_server",
+            "real_server",
+            "connect_timeout",
+            "retry",
+            "delay_before_retry",
+        ],
+        "real_server" => &["weight", "notify_up", "notify_down", "connect_timeout", "retry", "delay_before_retry"],
+        "url" => &["path", "digest"],
+        p if p.ends_with("_CHECK") || p.ends_with("_GET") => CHECK,
+        _ => &[],
+    };
+    keys.contains(&key)
 }
 
 /// The items keepalived 2.2.7 would refuse the file for: a keyword that needs a value, without one.
 pub fn refusals(conf: &Conf) -> Vec<Note> {
-    fn walk(items: &[Item], in_keywords: bool, out: &mut Vec<Note>) {
+    fn walk(items: &[Item], parent: &str, out: &mut Vec<Note>) {
         for it in items {
-            if in_keywords && it.args.is_empty() && NEEDS_VALUE.contains(&it.key.as_str()) {
+            if it.args.is_empty() && needs_value(parent, &it.key) {
                 out.push(Note {
                     loc: it.loc.clone(),
                     msg: format!("`{}` is missing its value; keepalived 2.2.7 refuses the file (keepalived -t exits 2)", it.key),
                 });
             }
             if let Some(b) = &it.block {
-                walk(b, keyword_block(&it.key), out);
+                walk(b, &it.key, out);
             }
         }
     }
     let mut out = Vec::new();
-    walk(&conf.items, true, &mut out);
+    walk(&conf.items, "", &mut out);
     out
 }
 
@@ -589,6 +578,11 @@ mod tests {
             ("virtual_server 1.2.3.4 80 {\n persistence_timeout\n virtualhost\n}\n".to_owned(), false),
             ("virtual_server 1.2.3.4 80 {\n quorum\n}\n".to_owned(), true),
             ("vrrp_instance V {\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n".to_owned(), false),
+            // Out of its block a keyword is unknown: a warning, not a refusal.
+            ("virtual_server 1.2.3.4 80 {\n interface\n}\n".to_owned(), false),
+            (vs("TCP_CHECK {\n path\n }"), false),
+            ("global_defs {\n lvs_sync_daemon_interface\n}\n".to_owned(), false),
+            ("vrrp_instance V {\n authentication {\n auth_pass\n }\n}\n".to_owned(), true),
         ];
         for (text, refused) in rows {
             let c = parse_text(&Map(HashMap::new()), "k.conf", &text);

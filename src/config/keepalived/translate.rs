@@ -37,6 +37,7 @@ struct Tr {
     report: Vec<Note>,
     info: Vec<String>,
     router_id: Option<String>,
+    vrrp_version: Option<u32>,
     emails: Vec<(String, Loc)>,
     email_from: Option<String>,
     smtp: Option<String>,
@@ -58,6 +59,8 @@ struct Instance {
     vrid: Option<u32>,
     advert_ms: Option<u64>,
     advert_loc: Option<Loc>,
+    /// `version` of the instance (else global_defs' `vrrp_version`, else 2).
+    version: Option<u32>,
     auth_pass: Option<(String, Loc)>,
     vips: Vec<(IpAddr, String)>,
     peers: Vec<IpAddr>,
@@ -113,9 +116,7 @@ fn reason(key: &str) -> Option<&'static str> {
         "sorry_server_inhibit" => "ldirectord's fallback is always added with weight 1",
         "enable_script_security" | "script_user" => "no keepalived scripts are carried over",
         "use_vmac" | "vmac_xmit_base" => "Heartbeat's IPaddr does not use VRRP MAC addresses",
-        "dont_track_primary" | "mcast_src_ip" | "native_ipv6" | "version" | "vrrp_version" => {
-            "VRRP protocol detail; Heartbeat has its own protocol"
-        }
+        "dont_track_primary" | "mcast_src_ip" | "native_ipv6" => "VRRP protocol detail; Heartbeat has its own protocol",
         "virtual_routes" | "virtual_rules" | "static_routes" | "static_ipaddress" | "static_rules" => {
             "routes and rules have no IPaddr equivalent; use a resource script"
         }
@@ -227,6 +228,10 @@ fn global_defs(t: &mut Tr, g: &Item) {
                 _ => t.unsupported(it, "not a host name or address"),
             },
             "lvs_sync_daemon" | "lvs_sync_daemon_interface" | "lvs_sync_daemon_inteface" => sync_daemon(t, it),
+            "vrrp_version" => match it.arg().and_then(uint).filter(|v| (2..=3).contains(v)) {
+                Some(v) => t.vrrp_version = Some(v as u32),
+                None => t.unsupported(it, "not 2 or 3"),
+            },
             _ => t.unknown(it, "global_defs"),
         }
     }
@@ -339,6 +344,11 @@ fn vrrp_instance(t: &mut Tr, vi: &Item) {
             // from `state` (the MASTER is the highest-priority node in a working pair).
             "priority" => {}
             "nopreempt" => inst.nopreempt = Some(it.loc.clone()),
+            // Used for the timers: VRRPv2 has whole-second adverts only.
+            "version" => match it.arg().and_then(uint).filter(|v| (2..=3).contains(v)) {
+                Some(v) => inst.version = Some(v as u32),
+                None => t.unsupported(it, "not 2 or 3"),
+            },
             "preempt" => {}
             "lvs_sync_daemon" | "lvs_sync_daemon_interface" | "lvs_sync_daemon_inteface" => sync_daemon(t, it),
             _ => t.unknown(it, "vrrp_instance"),
@@ -448,6 +458,8 @@ struct Virtual {
     lines: Vec<String>,
     quiescent_reals: usize,
     real_count: usize,
+    /// Reals without a checker (keepalived keeps them up unconditionally).
+    unchecked: Vec<Loc>,
 }
 
 fn forward(kind: &str) -> Option<&'static str> {
@@ -594,7 +606,8 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
                     t.unsupported(it, "not DR, NAT or TUN (FNAT belongs to a non-mainline LVS fork; keepalived 2.2.7 falls back to NAT)")
                 }
             },
-            "persistence_timeout" => match it.arg().and_then(uint).filter(|p| *p > 0) {
+            // A bare `persistence_timeout` means keepalived's default, 6 minutes.
+            "persistence_timeout" => match if it.args.is_empty() { Some(360) } else { it.arg().and_then(uint).filter(|p| *p > 0) } {
                 Some(p) => v.lines.push(format!("persistent={p}")),
                 None => t.unsupported(it, "not a positive number of seconds (keepalived ignores it)"),
             },
@@ -628,6 +641,14 @@ fn virtual_server(t: &mut Tr, vs: &Item) {
     }
     for r in reals {
         real_server(t, &mut v, r, kind, fwmark, v6, defaults);
+    }
+    if let Some((_, at)) = &v.check {
+        for loc in std::mem::take(&mut v.unchecked) {
+            t.skip(
+                &loc,
+                format!("real_server without a check: keepalived keeps it up unconditionally, ldirectord checks it with the check at {at}"),
+            );
+        }
     }
     if heads.is_empty() {
         return;
@@ -723,6 +744,9 @@ fn real_server(t: &mut Tr, v: &mut Virtual, r: &Item, kind: &str, fwmark: bool, 
             }
             _ => t.unknown(it, "real_server"),
         }
+    }
+    if checks == 0 {
+        v.unchecked.push(r.loc.clone());
     }
     let hp = hostport(addr, p);
     let key = if addr.is_ipv6() { "real6" } else { "real" };
@@ -840,6 +864,22 @@ fn finish(mut t: Tr) -> Output {
     t.info.push(format!("nodes are called {local} (this node) and {peer}; rename both in ha.cf and haresources to their `uname -n`"));
 
     // ha.cf
+    // keepalived runs a VRRPv2 instance's fractional advert_int rounded to whole seconds
+    // ("must be an integer. rounding"): so do we.
+    let default_version = t.vrrp_version.unwrap_or(2);
+    for i in &mut t.instances {
+        if let (Some(ms), Some(loc)) = (i.advert_ms, &i.advert_loc) {
+            if i.version.unwrap_or(default_version) == 2 && ms % 1000 != 0 {
+                let whole = ((ms + 500) / 1000).max(1) * 1000;
+                t.info.push(format!(
+                    "{loc}: advert_int {} is read as {} s, as keepalived runs VRRPv2 (sub-second adverts need `version 3`)",
+                    duration(ms),
+                    whole / 1000
+                ));
+                i.advert_ms = Some(whole);
+            }
+        }
+    }
     let advert = t.instances.iter().filter_map(|i| i.advert_ms).min().unwrap_or(1000);
     for i in &t.instances {
         if let Some((ms, loc)) = i.advert_ms.zip(i.advert_loc.clone()).filter(|(ms, _)| *ms != advert) {
