@@ -5,4 +5,5 @@ pub mod ldirectord;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod realserver;
 pub mod resources;

@@ -553,7 +553,7 @@ pub fn addr_request(a: &Addr, add: bool, seq: u32) -> Vec<u8> {
     msg
 }
 
-fn netlink(req: &[u8]) -> Result<(), String> {
+pub fn netlink(req: &[u8]) -> Result<(), String> {
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
     let mut s = Socket::new(NETLINK_ROUTE).map_err(|e| format!("netlink: {e}"))?;
     s.bind_auto().map_err(|e| format!("netlink bind: {e}"))?;
