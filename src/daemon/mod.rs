@@ -7,3 +7,4 @@ pub mod metrics;
 pub mod notify;
 pub mod realserver;
 pub mod resources;
+pub mod sync;

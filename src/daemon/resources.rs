@@ -40,6 +40,8 @@ pub struct Runner {
     directors: tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>,
     /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
     resolved: Mutex<HashMap<String, Addr>>,
+    /// The IPVS sync daemon (`lvs_sync_daemon`) and the groups held, which decide its role.
+    sync: Option<tokio::sync::Mutex<(crate::daemon::sync::Sync, Vec<bool>)>>,
 }
 
 impl Runner {
@@ -53,7 +55,48 @@ impl Runner {
             sendarp: Mutex::new(Vec::new()),
             directors: tokio::sync::Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
+            sync: None,
         }
+    }
+
+    /// Runs the IPVS connection sync daemon following the LVS groups (`lvs_sync_daemon`).
+    pub fn with_sync(mut self, cfg: Option<crate::config::ha_cf::LvsSync>) -> Runner {
+        let n = self.groups.len();
+        self.sync = cfg.map(|c| tokio::sync::Mutex::new((crate::daemon::sync::Sync::new(c), vec![false; n])));
+        self
+    }
+
+    /// Marks group `g` held or not (`None`: no change) and moves the sync daemon to the role
+    /// that follows; `stop` stops it (daemon exit).
+    async fn sync_follow(&self, g: Option<(usize, bool)>, stop: bool) {
+        let Some(sync) = &self.sync else { return };
+        let mut guard = sync.lock().await;
+        let (s, held) = &mut *guard;
+        if let Some((i, h)) = g {
+            if let Some(slot) = held.get_mut(i) {
+                *slot = h;
+            }
+        }
+        let steps = if stop { s.to(None) } else { s.follow(&self.groups, held) };
+        if steps.is_empty() {
+            return;
+        }
+        match crate::daemon::sync::backend() {
+            Ok(mut b) => {
+                for r in crate::daemon::sync::apply(b.as_mut(), &steps) {
+                    match r {
+                        Ok(line) => log(&line),
+                        Err(e) => log(&format!("ERROR: {e}")),
+                    }
+                }
+            }
+            Err(e) => log(&format!("ERROR: IPVS sync daemon: {e}")),
+        }
+    }
+
+    /// Stops the sync daemon (the daemon is exiting).
+    pub async fn stop_sync(&self) {
+        self.sync_follow(None, true).await;
     }
 
     /// What the 3.0.6 init script checks before starting the daemon (`ResourceManager
@@ -68,6 +111,8 @@ impl Runner {
                 }
             }
         }
+        // Holding nothing: the sync daemon starts as backup.
+        self.sync_follow(None, false).await;
         Ok(())
     }
 
@@ -79,9 +124,27 @@ impl Runner {
                 out.push(Outcome::StartFailed(format!("no resource group {g}")));
                 continue;
             };
+            let lvs = crate::daemon::sync::is_lvs_group(group);
             let o = match job.kind {
-                JobKind::Acquire => self.acquire(group).await,
-                JobKind::Release => self.release(group).await,
+                JobKind::Acquire => {
+                    // Master before the director starts: the backup's copy of the connections
+                    // stays in the table and the new master syncs from then on.
+                    if lvs {
+                        self.sync_follow(Some((g, true)), false).await;
+                    }
+                    let o = self.acquire(group).await;
+                    if lvs && !matches!(o, Outcome::Ok) {
+                        self.sync_follow(Some((g, false)), false).await;
+                    }
+                    o
+                }
+                JobKind::Release => {
+                    let o = self.release(group).await;
+                    if lvs {
+                        self.sync_follow(Some((g, false)), false).await;
+                    }
+                    o
+                }
             };
             let fatal = matches!(o, Outcome::StopFailed(_));
             out.push(o);
@@ -171,6 +234,11 @@ impl Runner {
                     status_file: None,
                 })
                 .map_err(|errs| errs.join("; "))?;
+                let mut d = d;
+                // The group's next resources (the VIP) come up once the table is there.
+                if !d.first_table(Duration::from_secs(5)).await {
+                    log(&format!("WARN: ldirectord {}: no IPVS table after 5 s; going on", config.display()));
+                }
                 log(&format!("info: ldirectord {}: started in process", config.display()));
                 running.insert(config, d);
                 Ok(true)
@@ -679,7 +747,7 @@ impl Edge {
         timeout: Duration,
         done_tx: tokio::sync::mpsc::Sender<(u64, Vec<Outcome>)>,
     ) -> Edge {
-        let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout));
+        let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout).with_sync(cfg.ha_cf.lvs_sync_daemon.clone()));
         Edge { mgr: Manager::new(manager_config(cfg, local)), runner, done_tx, fence_cmd, exit: false }
     }
 
@@ -689,6 +757,11 @@ impl Edge {
 
     pub async fn verify_all_idle(&self) -> Result<(), String> {
         self.runner.verify_all_idle().await
+    }
+
+    /// Stops the IPVS sync daemon, if one runs (the daemon is exiting).
+    pub async fn stop_sync(&self) {
+        self.runner.stop_sync().await
     }
 
     /// Feeds one event; returns the messages to give to membership.
