@@ -81,16 +81,19 @@ impl Runner {
         if steps.is_empty() {
             return;
         }
-        match crate::daemon::sync::backend() {
-            Ok(mut b) => {
-                for r in crate::daemon::sync::apply(b.as_mut(), &steps) {
-                    match r {
-                        Ok(line) => log(&line),
-                        Err(e) => log(&format!("ERROR: {e}")),
-                    }
-                }
+        // Netlink calls block: off the event loop (the daemon runs on one thread).
+        let t0 = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || match crate::daemon::sync::backend() {
+            Ok(mut b) => crate::daemon::sync::apply(b.as_mut(), &steps),
+            Err(e) => vec![Err(format!("IPVS sync daemon: {e}"))],
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(format!("IPVS sync daemon: {e}"))]);
+        for r in done {
+            match r {
+                Ok(line) => log(&format!("{line} ({} ms)", t0.elapsed().as_millis())),
+                Err(e) => log(&format!("ERROR: {e}")),
             }
-            Err(e) => log(&format!("ERROR: IPVS sync daemon: {e}")),
         }
     }
 

@@ -34,11 +34,13 @@ pub enum Step {
 pub struct Sync {
     cfg: LvsSync,
     running: Option<SyncRole>,
+    /// Nothing done yet: daemons of either role may be left by a killed predecessor.
+    fresh: bool,
 }
 
 impl Sync {
     pub fn new(cfg: LvsSync) -> Sync {
-        Sync { cfg, running: None }
+        Sync { cfg, running: None, fresh: true }
     }
 
     pub fn running(&self) -> Option<SyncRole> {
@@ -59,12 +61,15 @@ impl Sync {
 
     /// The steps that take the node to `want` (none when it is there): the old role's daemon
     /// stops before the new one starts, so one role runs at a time.
+    /// The first steps clear both roles (a killed daemon leaves the kernel's threads running).
     pub fn to(&mut self, want: Option<SyncRole>) -> Vec<Step> {
-        if self.running == want {
-            return Vec::new();
-        }
         let mut steps = Vec::new();
-        if let Some(old) = self.running {
+        if std::mem::take(&mut self.fresh) {
+            steps.push(Step::Stop(SyncRole::Master));
+            steps.push(Step::Stop(SyncRole::Backup));
+        } else if self.running == want {
+            return steps;
+        } else if let Some(old) = self.running {
             steps.push(Step::Stop(old));
         }
         if let Some(new) = want {
@@ -145,7 +150,7 @@ mod tests {
         let g = groups();
         let mut s = Sync::new(cfg());
         let start = s.follow(&g, &[false, false]);
-        assert_eq!(start, vec![Step::Start(s.daemon(SyncRole::Backup))]);
+        assert_eq!(start, vec![Step::Stop(SyncRole::Master), Step::Stop(SyncRole::Backup), Step::Start(s.daemon(SyncRole::Backup))]);
         assert!(s.follow(&g, &[false, true]).is_empty(), "a non-LVS group changes nothing");
         assert_eq!(s.follow(&g, &[true, true]), vec![Step::Stop(SyncRole::Backup), Step::Start(s.daemon(SyncRole::Master))]);
         assert!(s.follow(&g, &[true, false]).is_empty());
@@ -160,16 +165,22 @@ mod tests {
         let g = groups();
         let mut fake = FakeIpvs::new();
         let mut s = Sync::new(cfg());
-        // Left by a daemon that was killed: a master with other settings.
+        // Left by a daemon that was killed: a master with other settings, and a backup.
         let mut old = s.daemon(SyncRole::Master);
         old.syncid = 1;
         fake.start_daemon_one(&old).unwrap();
+        fake.start_daemon_one(&s.daemon(SyncRole::Backup)).unwrap();
         let r = apply(&mut fake, &s.follow(&g, &[true, false]));
         assert!(r.iter().all(Result::is_ok), "{r:?}");
         assert_eq!(fake.daemons().unwrap(), vec![s.daemon(SyncRole::Master)]);
+        // EEXIST on a start (someone else started one meanwhile): replaced.
+        let mut other = s.daemon(SyncRole::Backup);
+        other.syncid = 9;
+        fake.start_daemon_one(&other).unwrap();
         let r = apply(&mut fake, &s.follow(&g, &[false, false]));
         assert!(r.iter().all(Result::is_ok), "{r:?}");
         assert_eq!(fake.daemons().unwrap(), vec![s.daemon(SyncRole::Backup)]);
+        assert!(s.follow(&g, &[false, false]).is_empty());
         // Stopping what is not running is fine; a bad group is refused as the kernel does.
         assert!(apply(&mut fake, &[Step::Stop(SyncRole::Master)])[0].is_ok());
         let mut bad = s.daemon(SyncRole::Master);
