@@ -33,6 +33,8 @@ logs() {
         echo "--- $n ipvsadm"
         ip netns exec $n ipvsadm -Ln 2>&1 || true
         ip netns exec $n ipvsadm -L --daemon 2>&1 || true
+        echo "--- $n connections"
+        ip netns exec $n ipvsadm -Lnc 2>&1 | grep -v "FIN_WAIT\|CLOSE\|TIME_WAIT" | head -n 8 || true
     done
     echo "--- probe"
     cat $T/probe.out 2>/dev/null || true
