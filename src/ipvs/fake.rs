@@ -48,6 +48,14 @@ impl FakeIpvs {
         Ok(FakeIpvs { table, daemons, file: Some(path.to_owned()) })
     }
 
+    /// The daemons the file lists now: two processes share one file (the director's table,
+    /// the heartbeat daemon's sync daemon), and each owns only its own part.
+    fn reload_daemons(&mut self) {
+        if let Some(text) = self.file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+            self.daemons = text.lines().filter_map(SyncDaemon::parse_listing).collect();
+        }
+    }
+
     fn persist(&self) -> Result<(), IpvsError> {
         let Some(path) = &self.file else { return Ok(()) };
         // `ipvsadm -Ln`, then `ipvsadm -Ln --thresholds` for what the plain layout cannot show.
@@ -169,6 +177,7 @@ impl Backend for FakeIpvs {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
+        self.reload_daemons();
         let results: Vec<_> = ops.iter().map(|op| self.apply_one(op)).collect();
         if results.iter().any(Result::is_ok) {
             if let Err(IpvsError::Io { errno, .. }) = self.persist() {
@@ -179,10 +188,12 @@ impl Backend for FakeIpvs {
     }
 
     fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        self.reload_daemons();
         Ok(self.daemons.clone())
     }
 
     fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), Errno> {
+        self.reload_daemons();
         self.start_daemon_one(d)?;
         self.persist().map_err(|e| match e {
             IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
@@ -191,6 +202,7 @@ impl Backend for FakeIpvs {
     }
 
     fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
+        self.reload_daemons();
         self.stop_daemon_one(role)?;
         self.persist().map_err(|e| match e {
             IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
