@@ -302,8 +302,9 @@ impl Writer {
             None => {}
         }
         if let Some(p) = d.port {
-            // nla_get_be16.
-            self.attr(DAEMON_MCAST_PORT, &p.to_be_bytes());
+            // Host order (nla_get_u16), unlike the service port: the VM tier showed 8850 sent
+            // big-endian listed by ipvsadm as 37410.
+            self.u16(DAEMON_MCAST_PORT, p);
         }
         if let Some(t) = d.ttl {
             self.attr(DAEMON_MCAST_TTL, &[t]);
@@ -593,9 +594,7 @@ pub fn decode_daemon(msg_attrs: &[u8]) -> Result<SyncDaemon, String> {
             DAEMON_SYNC_MAXLEN => out.maxlen = Some(get_u16(v)?).filter(|&m| m != 0),
             DAEMON_MCAST_GROUP => out.group = Some(get_addr(v, AF_INET)?).filter(|g| !g.is_unspecified()),
             DAEMON_MCAST_GROUP6 => out.group = Some(get_addr(v, AF_INET6)?).filter(|g| !g.is_unspecified()),
-            DAEMON_MCAST_PORT => {
-                out.port = Some(u16::from_be_bytes(v.get(..2).and_then(|b| b.try_into().ok()).ok_or("short port")?)).filter(|&p| p != 0)
-            }
+            DAEMON_MCAST_PORT => out.port = Some(get_u16(v)?).filter(|&p| p != 0),
             DAEMON_MCAST_TTL => out.ttl = v.first().copied().filter(|&t| t != 0),
             _ => {}
         }
@@ -622,6 +621,32 @@ pub fn decode_family_id(msg_attrs: &[u8]) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_daemon_round_trips_through_the_decoder() {
+        let d = SyncDaemon {
+            role: SyncRole::Backup,
+            iface: "eth1".into(),
+            syncid: 200,
+            maxlen: Some(1400),
+            group: Some("ff02::1:2".parse().unwrap()),
+            port: Some(8850),
+            ttl: Some(3),
+        };
+        let mut w = Writer::new();
+        w.new_daemon(0x1c, 5, &d);
+        // nlmsghdr (16) + genlmsghdr (4), then the attributes, laid out as a GET_DAEMON reply.
+        assert_eq!(w.buf[16], cmd::NEW_DAEMON);
+        assert_eq!(decode_daemon(&w.buf[20..]).unwrap(), d);
+        // The port goes in host order (nla_get_u16; proven in the VM tier).
+        let port = w.buf.windows(6).position(|x| x[..4] == [6, 0, DAEMON_MCAST_PORT as u8, 0]).unwrap();
+        assert_eq!(&w.buf[port + 4..port + 6], &8850u16.to_ne_bytes());
+        let mut w = Writer::new();
+        w.del_daemon(0x1c, 6, SyncRole::Master);
+        let back = decode_daemon(&w.buf[20..]).unwrap();
+        assert_eq!((back.role, back.iface.as_str()), (SyncRole::Master, ""));
+        assert!(decode_daemon(&[1, 2, 3]).is_err());
+    }
 
     /// The NEW_SERVICE bytes proven byte-identical against the kernel, `neli` and an independent
     /// TLV encoder (`shared/reference/crates.md` §1): TCP 192.168.6.240:80 wrr, family 0x1c, seq 7.
