@@ -200,6 +200,11 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
     assert!(listing().contains(&format!("TCP  {want}")), "no virtual service programmed:\n{}\n{}", listing(), log());
     assert!(log().contains("started in process"), "{}", log());
     // lvs_sync_daemon: master while the LVS group is held (backup before, none after exit).
+    // (The switch to master runs beside the director's start: wait for it.)
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) && !listing().contains("master sync daemon") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(listing().contains("master sync daemon (mcast=lo, syncid=5)"), "no master sync daemon:\n{}\n{}", listing(), log());
     assert!(!listing().contains("backup sync daemon"), "{}", listing());
     assert!(log().contains("backup sync daemon (mcast=lo, syncid=5) started"), "{}", log());

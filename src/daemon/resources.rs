@@ -41,7 +41,9 @@ pub struct Runner {
     /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
     resolved: Mutex<HashMap<String, Addr>>,
     /// The IPVS sync daemon (`lvs_sync_daemon`) and the groups held, which decide its role.
-    sync: Option<tokio::sync::Mutex<(crate::daemon::sync::Sync, Vec<bool>)>>,
+    sync: Option<tokio::sync::Mutex<crate::daemon::sync::Sync>>,
+    /// The groups held, by index (what the sync daemon's role follows).
+    held: Mutex<Vec<bool>>,
 }
 
 impl Runner {
@@ -56,28 +58,31 @@ impl Runner {
             directors: tokio::sync::Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
             sync: None,
+            held: Mutex::new(Vec::new()),
         }
     }
 
     /// Runs the IPVS connection sync daemon following the LVS groups (`lvs_sync_daemon`).
     pub fn with_sync(mut self, cfg: Option<crate::config::ha_cf::LvsSync>) -> Runner {
-        let n = self.groups.len();
-        self.sync = cfg.map(|c| tokio::sync::Mutex::new((crate::daemon::sync::Sync::new(c), vec![false; n])));
+        self.held = Mutex::new(vec![false; self.groups.len()]);
+        self.sync = cfg.map(|c| tokio::sync::Mutex::new(crate::daemon::sync::Sync::new(c)));
         self
     }
 
-    /// Marks group `g` held or not (`None`: no change) and moves the sync daemon to the role
-    /// that follows; `stop` stops it (daemon exit).
-    async fn sync_follow(&self, g: Option<(usize, bool)>, stop: bool) {
-        let Some(sync) = &self.sync else { return };
-        let mut guard = sync.lock().await;
-        let (s, held) = &mut *guard;
-        if let Some((i, h)) = g {
-            if let Some(slot) = held.get_mut(i) {
-                *slot = h;
-            }
+    /// Marks group `g` held or not; the next [`Runner::sync_follow`] acts on it. Synchronous, so
+    /// that follow-ups run in any order still end at the latest state.
+    fn mark_held(&self, g: usize, h: bool) {
+        if let Some(slot) = self.held.lock().ok().as_mut().and_then(|v| v.get_mut(g)) {
+            *slot = h;
         }
-        let steps = if stop { s.to(None) } else { s.follow(&self.groups, held) };
+    }
+
+    /// Moves the sync daemon to the role the held groups call for; `stop` stops it (exit).
+    async fn sync_follow(&self, stop: bool) {
+        let Some(sync) = &self.sync else { return };
+        let mut s = sync.lock().await;
+        let held = self.held.lock().map(|v| v.clone()).unwrap_or_default();
+        let steps = if stop { s.to(None) } else { s.follow(&self.groups, &held) };
         if steps.is_empty() {
             return;
         }
@@ -99,7 +104,7 @@ impl Runner {
 
     /// Stops the sync daemon (the daemon is exiting).
     pub async fn stop_sync(&self) {
-        self.sync_follow(None, true).await;
+        self.sync_follow(true).await;
     }
 
     /// What the 3.0.6 init script checks before starting the daemon (`ResourceManager
@@ -115,7 +120,7 @@ impl Runner {
             }
         }
         // Holding nothing: the sync daemon starts as backup.
-        self.sync_follow(None, false).await;
+        self.sync_follow(false).await;
         Ok(())
     }
 
@@ -130,21 +135,26 @@ impl Runner {
             let lvs = crate::daemon::sync::is_lvs_group(group);
             let o = match job.kind {
                 JobKind::Acquire => {
-                    // Master before the director starts: the backup's copy of the connections
-                    // stays in the table and the new master syncs from then on.
-                    if lvs {
-                        self.sync_follow(Some((g, true)), false).await;
+                    // Backup to master beside the director's start, not before it (a takeover
+                    // is on the clock): the backup's copy of the connections stays in the
+                    // table either way, and the new master syncs from then on.
+                    if lvs && self.sync.is_some() {
+                        self.mark_held(g, true);
+                        let me = self.clone();
+                        tokio::spawn(async move { me.sync_follow(false).await });
                     }
                     let o = self.acquire(group).await;
                     if lvs && !matches!(o, Outcome::Ok) {
-                        self.sync_follow(Some((g, false)), false).await;
+                        self.mark_held(g, false);
+                        self.sync_follow(false).await;
                     }
                     o
                 }
                 JobKind::Release => {
                     let o = self.release(group).await;
                     if lvs {
-                        self.sync_follow(Some((g, false)), false).await;
+                        self.mark_held(g, false);
+                        self.sync_follow(false).await;
                     }
                     o
                 }
@@ -239,10 +249,15 @@ impl Runner {
                 .map_err(|errs| errs.join("; "))?;
                 let mut d = d;
                 // The group's next resources (the VIP) come up once the table is there.
+                let t0 = std::time::Instant::now();
                 if !d.first_table(Duration::from_secs(5)).await {
                     log(&format!("WARN: ldirectord {}: no IPVS table after 5 s; going on", config.display()));
                 }
-                log(&format!("info: ldirectord {}: started in process", config.display()));
+                log(&format!(
+                    "info: ldirectord {}: started in process (first table after {} ms)",
+                    config.display(),
+                    t0.elapsed().as_millis()
+                ));
                 running.insert(config, d);
                 Ok(true)
             }

@@ -263,7 +263,7 @@ grep "^short\|^long" $T/probe.final
 ok "director crash: the client keeps getting answers; the connection opened before it survived (no reset)"
 for n in dir1 dir2; do
     echo "--- $n: resource events"
-    grep -E "Acquir|Releas|is dead|added to|removed from|Both|sync daemon|gave up|takeover" $T/$n.log || true
+    grep -E "Acquir|Releas|is dead|added to|removed from|Both|sync daemon|gave up|takeover|first table" $T/$n.log || true
 done
 for p in $rs1_pid $rs2_pid $dir1_pid $dir2_pid; do kill "$p" 2>/dev/null || true; done
 echo "topology-$mode: all checks passed"
