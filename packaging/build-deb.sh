@@ -73,10 +73,13 @@ for f in resource.d/*; do
 done
 put 0644 resource.d/README.md usr/share/doc/heartbeat-rs/README.resource.d.md
 put 0644 "$pkg/default/ldirectord" etc/default/ldirectord
+put 0644 "$pkg/default/realserver" etc/default/realserver
 
 # Service integration, at the paths of Debian's packages (so they take those files over).
 put 0755 "$pkg/init.d/heartbeat" etc/init.d/heartbeat
 put 0755 "$pkg/init.d/ldirectord" etc/init.d/ldirectord
+# Not enabled by the postinst: it changes ARP behaviour, for real servers only.
+put 0755 "$pkg/init.d/realserver" etc/init.d/realserver
 put 0644 "$pkg/systemd/heartbeat.service" lib/systemd/system/heartbeat.service
 put 0644 "$pkg/systemd/ldirectord.service" lib/systemd/system/ldirectord.service
 put 0644 "$pkg/tmpfiles.d/heartbeat-rs.conf" usr/lib/tmpfiles.d/heartbeat-rs.conf

@@ -246,5 +246,33 @@ fn kernel_timeouts_and_sync_daemon() {
     assert!(daemons.contains("master sync daemon (mcast=lo, syncid=7"), "{daemons}");
     kernel.sync_daemon(false, SyncRole::Master, "lo", 7).expect("stop the sync daemon");
     assert!(!ipvsadm(&["-L", "--daemon"]).contains("master"));
-    println!("conformance: timeouts and sync daemon: ok");
+
+    // Every NEW_DAEMON attribute (lvs_sync_daemon's options), read back by ipvsadm and by our
+    // GET_DAEMON decoder; the backup with the kernel's defaults.
+    use heartbeat_rs::ipvs::Backend;
+    use heartbeat_rs::ipvs::model::SyncDaemon;
+    let master = SyncDaemon {
+        role: SyncRole::Master,
+        iface: "lo".into(),
+        syncid: 9,
+        maxlen: Some(1400),
+        group: Some("224.0.0.82".parse().unwrap()),
+        port: Some(8850),
+        ttl: Some(2),
+    };
+    kernel.start_daemon(&master).expect("start a master with every option");
+    assert_eq!(kernel.start_daemon(&master), Err(heartbeat_rs::ipvs::Errno::EEXIST), "a second master");
+    let backup = SyncDaemon { role: SyncRole::Backup, iface: "lo".into(), syncid: 9, maxlen: None, group: None, port: None, ttl: None };
+    kernel.start_daemon(&backup).expect("start a backup with the defaults");
+    let theirs = ipvsadm(&["-L", "--daemon"]);
+    assert!(theirs.contains("master sync daemon (mcast=lo, syncid=9, maxlen=1400, group=224.0.0.82, port=8850, ttl=2)"), "{theirs}");
+    let ours = kernel.daemons().expect("GET_DAEMON dump");
+    let listed: String = ours.iter().map(|d| d.listing() + "\n").collect();
+    assert_eq!(listed, theirs, "our decoding of GET_DAEMON against ipvsadm -L --daemon");
+    assert_eq!(ours.iter().find(|d| d.role == SyncRole::Master), Some(&master));
+    kernel.stop_daemon(SyncRole::Master).expect("stop the master");
+    kernel.stop_daemon(SyncRole::Backup).expect("stop the backup");
+    assert_eq!(kernel.stop_daemon(SyncRole::Backup), Err(heartbeat_rs::ipvs::Errno::ESRCH), "stop with none running");
+    assert_eq!(ipvsadm(&["-L", "--daemon"]), "");
+    println!("conformance: timeouts and sync daemon: ok ({})", listed.trim().replace('\n', "; "));
 }

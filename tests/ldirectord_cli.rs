@@ -163,7 +163,9 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
     let udp = 30000 + (std::process::id() % 20000);
     std::fs::write(
         d.join("ha.cf"),
-        format!("keepalive 100ms\ndeadtime 500ms\ninitdead 1\nudpport {udp}\nucast lo 127.0.0.1\nnode {host} peer-never-seen\nauto_failback on\ncrm off\n"),
+        format!(
+            "keepalive 100ms\ndeadtime 500ms\ninitdead 1\nudpport {udp}\nucast lo 127.0.0.1\nnode {host} peer-never-seen\nauto_failback on\ncrm off\nlvs_sync_daemon lo id 5\n"
+        ),
     )
     .unwrap();
     std::fs::write(d.join("authkeys"), "auth 1\n1 sha1 embed\n").unwrap();
@@ -197,6 +199,15 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
     let log = || std::fs::read_to_string(d.join("hb.err")).unwrap_or_default();
     assert!(listing().contains(&format!("TCP  {want}")), "no virtual service programmed:\n{}\n{}", listing(), log());
     assert!(log().contains("started in process"), "{}", log());
+    // lvs_sync_daemon: master while the LVS group is held (backup before, none after exit).
+    // (The switch to master runs beside the director's start: wait for it.)
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) && !listing().contains("master sync daemon") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(listing().contains("master sync daemon (mcast=lo, syncid=5)"), "no master sync daemon:\n{}\n{}", listing(), log());
+    assert!(!listing().contains("backup sync daemon"), "{}", listing());
+    assert!(log().contains("backup sync daemon (mcast=lo, syncid=5) started"), "{}", log());
     let status = Command::new(bin()).args(["status", "--json", "--ctl-socket"]).arg(d.join("ctl.sock")).output().unwrap();
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
     assert!(
@@ -218,4 +229,5 @@ fn heartbeat_run_embeds_the_director_for_an_ldirectord_resource() {
     }
     assert!(status.is_some_and(|s| s.success()), "the daemon did not stop cleanly: {}", log());
     assert!(!listing().contains(&format!("TCP  {want}")), "cleanstop left the service:\n{}", listing());
+    assert!(!listing().contains("sync daemon"), "a sync daemon left after exit:\n{}", listing());
 }

@@ -91,6 +91,15 @@ enum Command {
     /// A built-in address agent (IPaddr, IPaddr2, IPv6addr, SendArp) by hand, with the stock
     /// scripts' arguments: `heartbeat resource IPaddr 10.0.0.1/24/eth0 start|stop|status`.
     Resource { agent: String, arg: String, action: String },
+    /// The real-server side of LVS DR/TUN: `heartbeat realserver [--tun] [--iface IF]...
+    /// start|stop|status VIP...` puts the VIPs on lo (tunl0) and sets the ARP sysctls; stop
+    /// restores what it found. Exit codes: 0, 1 failed (status: partly running), 2 bad
+    /// arguments, 3 stopped (status).
+    #[command(disable_help_flag = true)]
+    Realserver {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
@@ -161,6 +170,14 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
             run(&config_dir, node, opts)
         }
         Some(Command::Ipvs(a)) => ipvs::run(a),
+        Some(Command::Realserver { args }) => {
+            let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            if args.iter().any(|a| a == "--help" || a == "-h") {
+                println!("{}", crate::daemon::realserver::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            ExitCode::from(crate::daemon::realserver::run(&args) as u8)
+        }
         Some(Command::Status { json, ctl_socket }) => {
             let mut args = vec!["status".to_owned()];
             if json {

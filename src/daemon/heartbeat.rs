@@ -420,6 +420,7 @@ async fn main_loop(
         }
     }
     log("info: shutting down");
+    rsc.stop_sync().await;
     let _ = std::fs::remove_file(&opts.ctl);
     Ok(())
 }

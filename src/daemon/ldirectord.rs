@@ -149,6 +149,8 @@ enum Control {
 pub struct Director {
     tx: mpsc::UnboundedSender<Control>,
     join: tokio::task::JoinHandle<Result<(), String>>,
+    /// Fires once the first table has been applied.
+    first: Option<oneshot::Receiver<()>>,
 }
 
 impl Director {
@@ -172,8 +174,16 @@ impl Director {
         let (tx, rx) = mpsc::unbounded_channel();
         let autoreload = cfg.globals.autoreload;
         let callback = cfg.globals.callback.clone();
-        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone()));
-        Ok(Director { tx, join })
+        let (first_tx, first_rx) = oneshot::channel();
+        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone(), first_tx));
+        Ok(Director { tx, join, first: Some(first_rx) })
+    }
+
+    /// Waits (at most `limit`) until the first table is in IPVS; whether it is. A takeover
+    /// brings the VIP up after this, so its first packets meet a programmed table.
+    pub async fn first_table(&mut self, limit: Duration) -> bool {
+        let Some(rx) = self.first.take() else { return true };
+        matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())))
     }
 
     /// Reloads the configuration; on error the running one stays and the errors come back.
@@ -325,7 +335,9 @@ async fn run(
     mut autoreload: bool,
     mut callback: Option<String>,
     status_file: Option<PathBuf>,
+    first_tx: oneshot::Sender<()>,
 ) -> Result<(), String> {
+    let mut first_tx = Some(first_tx);
     let clock = Clock(tokio::time::Instant::now());
     let nofile = raise_nofile();
     // Checks in flight at most: well under the descriptor limit, and few enough that a burst
@@ -401,6 +413,9 @@ async fn run(
             retry_at = None;
             if !ipvs.sync(&engine.desired(), readd, &log) {
                 retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+            }
+            if let Some(tx) = first_tx.take() {
+                let _ = tx.send(());
             }
         }
         let deadline = engine.next_deadline().map(|d| clock.at(d.at));

@@ -5,4 +5,6 @@ pub mod ldirectord;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod realserver;
 pub mod resources;
+pub mod sync;

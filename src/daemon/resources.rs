@@ -40,6 +40,10 @@ pub struct Runner {
     directors: tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>,
     /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
     resolved: Mutex<HashMap<String, Addr>>,
+    /// The IPVS sync daemon (`lvs_sync_daemon`) and the groups held, which decide its role.
+    sync: Option<tokio::sync::Mutex<crate::daemon::sync::Sync>>,
+    /// The groups held, by index (what the sync daemon's role follows).
+    held: Mutex<Vec<bool>>,
 }
 
 impl Runner {
@@ -53,7 +57,54 @@ impl Runner {
             sendarp: Mutex::new(Vec::new()),
             directors: tokio::sync::Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
+            sync: None,
+            held: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs the IPVS connection sync daemon following the LVS groups (`lvs_sync_daemon`).
+    pub fn with_sync(mut self, cfg: Option<crate::config::ha_cf::LvsSync>) -> Runner {
+        self.held = Mutex::new(vec![false; self.groups.len()]);
+        self.sync = cfg.map(|c| tokio::sync::Mutex::new(crate::daemon::sync::Sync::new(c)));
+        self
+    }
+
+    /// Marks group `g` held or not; the next [`Runner::sync_follow`] acts on it. Synchronous, so
+    /// that follow-ups run in any order still end at the latest state.
+    fn mark_held(&self, g: usize, h: bool) {
+        if let Some(slot) = self.held.lock().ok().as_mut().and_then(|v| v.get_mut(g)) {
+            *slot = h;
+        }
+    }
+
+    /// Moves the sync daemon to the role the held groups call for; `stop` stops it (exit).
+    async fn sync_follow(&self, stop: bool) {
+        let Some(sync) = &self.sync else { return };
+        let mut s = sync.lock().await;
+        let held = self.held.lock().map(|v| v.clone()).unwrap_or_default();
+        let steps = if stop { s.to(None) } else { s.follow(&self.groups, &held) };
+        if steps.is_empty() {
+            return;
+        }
+        // Netlink calls block: off the event loop (the daemon runs on one thread).
+        let t0 = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || match crate::daemon::sync::backend() {
+            Ok(mut b) => crate::daemon::sync::apply(b.as_mut(), &steps),
+            Err(e) => vec![Err(format!("IPVS sync daemon: {e}"))],
+        })
+        .await
+        .unwrap_or_else(|e| vec![Err(format!("IPVS sync daemon: {e}"))]);
+        for r in done {
+            match r {
+                Ok(line) => log(&format!("{line} ({} ms)", t0.elapsed().as_millis())),
+                Err(e) => log(&format!("ERROR: {e}")),
+            }
+        }
+    }
+
+    /// Stops the sync daemon (the daemon is exiting).
+    pub async fn stop_sync(&self) {
+        self.sync_follow(true).await;
     }
 
     /// What the 3.0.6 init script checks before starting the daemon (`ResourceManager
@@ -68,6 +119,8 @@ impl Runner {
                 }
             }
         }
+        // Holding nothing: the sync daemon starts as backup.
+        self.sync_follow(false).await;
         Ok(())
     }
 
@@ -79,9 +132,32 @@ impl Runner {
                 out.push(Outcome::StartFailed(format!("no resource group {g}")));
                 continue;
             };
+            let lvs = crate::daemon::sync::is_lvs_group(group);
             let o = match job.kind {
-                JobKind::Acquire => self.acquire(group).await,
-                JobKind::Release => self.release(group).await,
+                JobKind::Acquire => {
+                    // Backup to master beside the director's start, not before it (a takeover
+                    // is on the clock): the backup's copy of the connections stays in the
+                    // table either way, and the new master syncs from then on.
+                    if lvs && self.sync.is_some() {
+                        self.mark_held(g, true);
+                        let me = self.clone();
+                        tokio::spawn(async move { me.sync_follow(false).await });
+                    }
+                    let o = self.acquire(group).await;
+                    if lvs && !matches!(o, Outcome::Ok) {
+                        self.mark_held(g, false);
+                        self.sync_follow(false).await;
+                    }
+                    o
+                }
+                JobKind::Release => {
+                    let o = self.release(group).await;
+                    if lvs {
+                        self.mark_held(g, false);
+                        self.sync_follow(false).await;
+                    }
+                    o
+                }
             };
             let fatal = matches!(o, Outcome::StopFailed(_));
             out.push(o);
@@ -171,7 +247,17 @@ impl Runner {
                     status_file: None,
                 })
                 .map_err(|errs| errs.join("; "))?;
-                log(&format!("info: ldirectord {}: started in process", config.display()));
+                let mut d = d;
+                // The group's next resources (the VIP) come up once the table is there.
+                let t0 = std::time::Instant::now();
+                if !d.first_table(Duration::from_secs(5)).await {
+                    log(&format!("WARN: ldirectord {}: no IPVS table after 5 s; going on", config.display()));
+                }
+                log(&format!(
+                    "info: ldirectord {}: started in process (first table after {} ms)",
+                    config.display(),
+                    t0.elapsed().as_millis()
+                ));
                 running.insert(config, d);
                 Ok(true)
             }
@@ -553,7 +639,7 @@ pub fn addr_request(a: &Addr, add: bool, seq: u32) -> Vec<u8> {
     msg
 }
 
-fn netlink(req: &[u8]) -> Result<(), String> {
+pub fn netlink(req: &[u8]) -> Result<(), String> {
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
     let mut s = Socket::new(NETLINK_ROUTE).map_err(|e| format!("netlink: {e}"))?;
     s.bind_auto().map_err(|e| format!("netlink bind: {e}"))?;
@@ -679,7 +765,7 @@ impl Edge {
         timeout: Duration,
         done_tx: tokio::sync::mpsc::Sender<(u64, Vec<Outcome>)>,
     ) -> Edge {
-        let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout));
+        let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout).with_sync(cfg.ha_cf.lvs_sync_daemon.clone()));
         Edge { mgr: Manager::new(manager_config(cfg, local)), runner, done_tx, fence_cmd, exit: false }
     }
 
@@ -689,6 +775,11 @@ impl Edge {
 
     pub async fn verify_all_idle(&self) -> Result<(), String> {
         self.runner.verify_all_idle().await
+    }
+
+    /// Stops the IPVS sync daemon, if one runs (the daemon is exiting).
+    pub async fn stop_sync(&self) {
+        self.runner.stop_sync().await
     }
 
     /// Feeds one event; returns the messages to give to membership.

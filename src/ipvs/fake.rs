@@ -3,7 +3,7 @@
 //! test runs the same operation scripts here and on a real kernel and compares.
 
 use super::diff::Op;
-use super::model::{Dest, DestCounters, Forward, Service, ServiceKey, Table};
+use super::model::{Dest, DestCounters, Forward, Service, ServiceKey, SyncDaemon, SyncRole, Table};
 use super::{Backend, Errno, IpvsError};
 
 /// Schedulers Debian's 6.1 kernel ships as modules.
@@ -15,6 +15,9 @@ pub const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh
 #[derive(Debug, Default, Clone)]
 pub struct FakeIpvs {
     table: Table,
+    /// Running sync daemons, at most one per role (kept after the table in the state file, in
+    /// `ipvsadm -L --daemon` lines).
+    daemons: Vec<SyncDaemon>,
     file: Option<std::path::PathBuf>,
 }
 
@@ -24,20 +27,33 @@ impl FakeIpvs {
     }
 
     pub fn with_table(table: Table) -> FakeIpvs {
-        FakeIpvs { table, file: None }
+        FakeIpvs { table, daemons: Vec::new(), file: None }
     }
 
     /// A fake kept in a file: read now (an absent file is an empty table), written after each
     /// batch of changes.
     pub fn open_file(path: &std::path::Path) -> Result<FakeIpvs, IpvsError> {
-        let table = match std::fs::read_to_string(path) {
-            Ok(text) => super::listing::parse_list(&text).map_err(|e| IpvsError::Malformed(format!("{}: {e}", path.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::default(),
+        let (table, daemons) = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let daemons: Vec<SyncDaemon> = text.lines().filter_map(SyncDaemon::parse_listing).collect();
+                let rest: String = text.lines().filter(|l| SyncDaemon::parse_listing(l).is_none()).flat_map(|l| [l, "\n"]).collect();
+                let table = super::listing::parse_list(&rest).map_err(|e| IpvsError::Malformed(format!("{}: {e}", path.display())))?;
+                (table, daemons)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Table::default(), Vec::new()),
             Err(e) => {
                 return Err(IpvsError::Io { what: format!("reading {}", path.display()), errno: Errno(e.raw_os_error().unwrap_or(0)) });
             }
         };
-        Ok(FakeIpvs { table, file: Some(path.to_owned()) })
+        Ok(FakeIpvs { table, daemons, file: Some(path.to_owned()) })
+    }
+
+    /// The daemons the file lists now: two processes share one file (the director's table,
+    /// the heartbeat daemon's sync daemon), and each owns only its own part.
+    fn reload_daemons(&mut self) {
+        if let Some(text) = self.file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+            self.daemons = text.lines().filter_map(SyncDaemon::parse_listing).collect();
+        }
     }
 
     fn persist(&self) -> Result<(), IpvsError> {
@@ -46,6 +62,10 @@ impl FakeIpvs {
         let mut text = super::listing::list(&self.table, (1, 2, 1), 4096, super::listing::ListMode::Plain);
         text.push('\n');
         text.push_str(&super::listing::list(&self.table, (1, 2, 1), 4096, super::listing::ListMode::Thresholds));
+        for d in &self.daemons {
+            text.push_str(&d.listing());
+            text.push('\n');
+        }
         // Write then rename, so a reader never sees half a table.
         let tmp = path.with_extension("tmp");
         let io =
@@ -56,6 +76,29 @@ impl FakeIpvs {
 
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// Starts a sync daemon as the kernel would: one per role, a named interface, a multicast
+    /// group if any.
+    pub fn start_daemon_one(&mut self, d: &SyncDaemon) -> Result<(), Errno> {
+        if d.iface.is_empty() || d.iface.len() > 15 {
+            return Err(Errno::EINVAL);
+        }
+        if d.group.is_some_and(|g| !g.is_multicast()) {
+            return Err(Errno::EINVAL);
+        }
+        if self.daemons.iter().any(|x| x.role == d.role) {
+            return Err(Errno::EEXIST);
+        }
+        self.daemons.push(d.clone());
+        self.daemons.sort_by_key(|x| x.role);
+        Ok(())
+    }
+
+    pub fn stop_daemon_one(&mut self, role: SyncRole) -> Result<(), Errno> {
+        let i = self.daemons.iter().position(|x| x.role == role).ok_or(Errno::ESRCH)?;
+        self.daemons.remove(i);
+        Ok(())
     }
 
     /// Applies one operation as the kernel would, or returns the errno it would.
@@ -134,6 +177,7 @@ impl Backend for FakeIpvs {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
+        self.reload_daemons();
         let results: Vec<_> = ops.iter().map(|op| self.apply_one(op)).collect();
         if results.iter().any(Result::is_ok) {
             if let Err(IpvsError::Io { errno, .. }) = self.persist() {
@@ -141,5 +185,28 @@ impl Backend for FakeIpvs {
             }
         }
         results
+    }
+
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        self.reload_daemons();
+        Ok(self.daemons.clone())
+    }
+
+    fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), Errno> {
+        self.reload_daemons();
+        self.start_daemon_one(d)?;
+        self.persist().map_err(|e| match e {
+            IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
+            IpvsError::Malformed(_) => Errno::EINVAL,
+        })
+    }
+
+    fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
+        self.reload_daemons();
+        self.stop_daemon_one(role)?;
+        self.persist().map_err(|e| match e {
+            IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
+            IpvsError::Malformed(_) => Errno::EINVAL,
+        })
     }
 }

@@ -186,4 +186,33 @@ impl Backend for KernelIpvs {
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
         ops.chunks(BATCH).flat_map(|chunk| self.apply_batch(chunk)).collect()
     }
+
+    fn daemons(&mut self) -> Result<Vec<super::model::SyncDaemon>, IpvsError> {
+        let seq = self.next_seq();
+        let mut w = Writer::new();
+        w.dump_daemons(self.family, seq);
+        let msgs = self.exchange(&w.buf, seq, true)?;
+        msgs.iter().map(|m| genl::decode_daemon(m).map_err(IpvsError::Malformed)).collect()
+    }
+
+    fn start_daemon(&mut self, d: &super::model::SyncDaemon) -> Result<(), Errno> {
+        let seq = self.next_seq();
+        let mut w = Writer::new();
+        w.new_daemon(self.family, seq, d);
+        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(errno_of)
+    }
+
+    fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
+        let seq = self.next_seq();
+        let mut w = Writer::new();
+        w.del_daemon(self.family, seq, role);
+        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(errno_of)
+    }
+}
+
+fn errno_of(e: IpvsError) -> Errno {
+    match e {
+        IpvsError::Refused { errno, .. } | IpvsError::Io { errno, .. } => errno,
+        IpvsError::Malformed(_) => Errno::EINVAL,
+    }
 }

@@ -71,6 +71,18 @@ pub trait Backend {
     fn dump(&mut self) -> Result<Table, IpvsError>;
     /// Applies the operations in order and says, for each, whether it was applied.
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>>;
+    /// The running connection sync daemons.
+    fn daemons(&mut self) -> Result<Vec<model::SyncDaemon>, IpvsError> {
+        Ok(Vec::new())
+    }
+    /// Starts a connection sync daemon (`EEXIST` when one of that role runs).
+    fn start_daemon(&mut self, _d: &model::SyncDaemon) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Stops the sync daemon of a role (`ESRCH` when none runs).
+    fn stop_daemon(&mut self, _role: model::SyncRole) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 }
 
 /// The outcome of one reconcile: what was applied, and the first refusal if any.

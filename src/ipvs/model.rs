@@ -329,3 +329,79 @@ impl Table {
         self.services.iter().map(|s| s.dests.len()).sum()
     }
 }
+
+/// Sync daemon role (`ipvsadm --start-daemon master|backup`; the kernel's IP_VS_STATE_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SyncRole {
+    Master = 1,
+    Backup = 2,
+}
+
+impl SyncRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncRole::Master => "master",
+            SyncRole::Backup => "backup",
+        }
+    }
+}
+
+/// A connection synchronisation daemon, as `ipvsadm --start-daemon` configures it. `None`
+/// fields take the kernel's defaults (maxlen from the MTU, group 224.0.0.81, port 8848, ttl 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncDaemon {
+    pub role: SyncRole,
+    pub iface: String,
+    pub syncid: u8,
+    pub maxlen: Option<u16>,
+    pub group: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub ttl: Option<u8>,
+}
+
+impl SyncDaemon {
+    /// The line `ipvsadm -L --daemon` prints for it (fields the kernel reports only when set).
+    pub fn listing(&self) -> String {
+        let mut s = format!("{} sync daemon (mcast={}, syncid={}", self.role.name(), self.iface, self.syncid);
+        if let Some(m) = self.maxlen {
+            s.push_str(&format!(", maxlen={m}"));
+        }
+        if let Some(g) = self.group {
+            s.push_str(&format!(", group={g}"));
+        }
+        if let Some(p) = self.port {
+            s.push_str(&format!(", port={p}"));
+        }
+        if let Some(t) = self.ttl {
+            s.push_str(&format!(", ttl={t}"));
+        }
+        s.push(')');
+        s
+    }
+
+    /// Reads a line of [`SyncDaemon::listing`] (also what ipvsadm prints).
+    pub fn parse_listing(line: &str) -> Option<SyncDaemon> {
+        let line = line.trim();
+        let (head, rest) = line.split_once(" sync daemon (")?;
+        let role = match head {
+            "master" => SyncRole::Master,
+            "backup" => SyncRole::Backup,
+            _ => return None,
+        };
+        let body = rest.strip_suffix(')')?;
+        let mut d = SyncDaemon { role, iface: String::new(), syncid: 0, maxlen: None, group: None, port: None, ttl: None };
+        for field in body.split(", ") {
+            let (k, v) = field.split_once('=')?;
+            match k {
+                "mcast" => d.iface = v.to_owned(),
+                "syncid" => d.syncid = v.parse().ok()?,
+                "maxlen" => d.maxlen = Some(v.parse().ok()?),
+                "group" => d.group = Some(v.parse().ok()?),
+                "port" => d.port = Some(v.parse().ok()?),
+                "ttl" => d.ttl = Some(v.parse().ok()?),
+                _ => return None,
+            }
+        }
+        (!d.iface.is_empty()).then_some(d)
+    }
+}

@@ -83,7 +83,8 @@ check "package status is installed" \
 
 for f in usr/sbin/heartbeat etc/init.d/heartbeat etc/init.d/ldirectord lib/systemd/system/heartbeat.service \
     lib/systemd/system/ldirectord.service etc/logrotate.d/heartbeat etc/logrotate.d/ldirectord \
-    usr/lib/tmpfiles.d/heartbeat-rs.conf etc/default/ldirectord etc/ha.d/haresources etc/ha.d/ldirectord.cf \
+    usr/lib/tmpfiles.d/heartbeat-rs.conf etc/default/ldirectord etc/default/realserver etc/init.d/realserver \
+    etc/ha.d/resource.d/realserver etc/ha.d/haresources etc/ha.d/ldirectord.cf \
     etc/ha.d/authkeys usr/share/man/man8/heartbeat.8.gz usr/share/man/man8/heartbeat-run.8.gz \
     usr/share/man/man8/ldirectord.8.gz usr/share/man/man1/cl_status.1.gz usr/share/man/man1/hb_standby.1.gz \
     usr/share/man/man1/hb_takeover.1.gz usr/share/doc/heartbeat-rs/copyright; do
