@@ -8,6 +8,7 @@ pub mod ha_cf;
 pub mod haresources;
 pub mod ldirectord_cf;
 pub mod load;
+pub mod ospfvip;
 pub mod source;
 
 pub use diag::{Checked, Diagnostic, Parsed, Severity};

@@ -1,0 +1,279 @@
+//! The `OSPFvip` driver: samples the embedded directors' reals every [`SAMPLE_EVERY`], feeds the
+//! announcer (`src/resources/ecmp.rs`) and tells FRR through `vtysh` (its supported interface:
+//! nothing of FRR's is edited behind its back). `HEARTBEAT_RS_VTYSH` replaces the `vtysh`
+//! command (words split on blanks: `vtysh -N d1`, or a test's fake).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::config::ospfvip::OspfVip;
+use crate::director::engine::RealStatus;
+use crate::resources::ecmp::{self, Announcer, Command, Outcome};
+use crate::time::Instant;
+
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// A `vtysh` call that takes longer has failed (FRR hung); it is killed.
+const VTYSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A graceful stop gives up withdrawing after this long (FRR gone: its dead interval does it).
+const STOP_LIMIT: Duration = Duration::from_secs(15);
+/// After a withdrawal on stop, how long the VIP stays on `lo`: the router's SPF run and route
+/// update take tens of milliseconds, and packets sent meanwhile should still be answered.
+pub const DRAIN: Duration = Duration::from_millis(500);
+
+/// The `vtysh` command line.
+#[derive(Debug, Clone)]
+pub struct Vtysh(Vec<String>);
+
+impl Vtysh {
+    pub fn from_env() -> Vtysh {
+        let words: Vec<String> = std::env::var("HEARTBEAT_RS_VTYSH").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        if words.is_empty() { Vtysh(vec!["vtysh".to_owned()]) } else { Vtysh(words) }
+    }
+
+    fn command(&self, cmds: &[String]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(&self.0[0]);
+        c.args(&self.0[1..]);
+        for cmd in cmds {
+            c.arg("-c").arg(cmd);
+        }
+        c.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        c
+    }
+
+    /// Runs the commands in one `vtysh` session; its output, or why it failed.
+    pub async fn run(&self, cmds: &[String]) -> Result<String, String> {
+        let out = tokio::time::timeout(VTYSH_TIMEOUT, self.command(cmds).output())
+            .await
+            .map_err(|_| format!("{} timed out", self.0[0]))?
+            .map_err(|e| format!("cannot run {}: {e}", self.0[0]))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // vtysh reports a refused command with a `%` line, not always with its exit status.
+        let refused = text.lines().chain(err.lines()).find(|l| l.trim_start().starts_with('%'));
+        match (out.status.success(), refused) {
+            (true, None) => Ok(text),
+            (_, Some(l)) => Err(format!("{}: {}", self.0[0], l.trim())),
+            (false, None) => Err(format!("{} failed ({}): {}", self.0[0], out.status, err.trim())),
+        }
+    }
+}
+
+fn network(o: &OspfVip) -> String {
+    format!("network {}/32 area {}", o.vip, o.area)
+}
+
+/// The session that announces the VIP (and sets the cost of `lo` when one is given).
+pub fn announce_cmds(o: &OspfVip) -> Vec<String> {
+    let mut c = vec!["configure terminal".to_owned()];
+    if let Some(cost) = o.cost {
+        c.extend(["interface lo".to_owned(), format!("ip ospf cost {cost}"), "exit".to_owned()]);
+    }
+    c.extend(["router ospf".to_owned(), network(o)]);
+    c
+}
+
+pub fn withdraw_cmds(o: &OspfVip) -> Vec<String> {
+    vec!["configure terminal".to_owned(), "router ospf".to_owned(), format!("no {}", network(o))]
+}
+
+pub fn verify_cmds() -> Vec<String> {
+    vec!["show running-config".to_owned()]
+}
+
+/// Whether a running configuration announces the VIP in its area (`0` and `0.0.0.0` alike).
+pub fn present_in(running: &str, o: &OspfVip) -> bool {
+    let want = format!("{}/32", o.vip);
+    running.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        matches!(w.as_slice(), ["network", net, "area", area]
+            if *net == want && crate::config::ospfvip::parse(&[o.vip.to_string(), (*area).to_owned()]).is_ok_and(|p| p.area.id() == o.area.id()))
+    })
+}
+
+async fn perform(vtysh: &Vtysh, o: &OspfVip, cmd: Command) -> Result<Outcome, String> {
+    match cmd {
+        Command::Announce => vtysh.run(&announce_cmds(o)).await.map(|_| Outcome::Done),
+        Command::Withdraw => vtysh.run(&withdraw_cmds(o)).await.map(|_| Outcome::Done),
+        Command::Verify => vtysh.run(&verify_cmds()).await.map(|t| Outcome::Present(present_in(&t, o))),
+    }
+}
+
+/// A running announcer.
+pub struct Task {
+    stop: Option<oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<bool>,
+}
+
+impl Task {
+    /// Withdraws (bounded by [`STOP_LIMIT`]) and ends; whether the VIP was announced until now
+    /// (then the router still sends to us for a moment: keep the VIP on `lo` for [`DRAIN`]).
+    pub async fn stop(mut self) -> bool {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.join).await.unwrap_or(false)
+    }
+}
+
+/// Starts the announcer for `o`. `health` samples the reals of the directors (None: no sample
+/// this time, the last one stands); `standby` withdraws while set; `log` gets one line per change.
+pub fn spawn<F, Fut>(o: OspfVip, vtysh: Vtysh, health: F, standby: Arc<AtomicBool>, log: fn(&str)) -> Task
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Option<Vec<RealStatus>>> + Send,
+{
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
+        let mut a = Announcer::new();
+        let mut healthy = false;
+        let mut said: Option<(bool, bool)> = None;
+        let mut stop_by: Option<tokio::time::Instant> = None;
+        let mut was_announced = false;
+        let mut tick = tokio::time::interval(SAMPLE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut stop_rx, if stop_by.is_none() => {
+                    a.stop();
+                    was_announced = a.announced() == Some(true);
+                    stop_by = Some(tokio::time::Instant::now() + STOP_LIMIT);
+                }
+                _ = tick.tick() => {}
+            }
+            if let Some(reals) = health().await {
+                healthy = ecmp::healthy(o.vip, o.min_up, &reals);
+            }
+            let standing_by = standby.load(Ordering::Relaxed);
+            if said != Some((healthy, standing_by)) && stop_by.is_none() {
+                let why = match (healthy, standing_by) {
+                    (true, false) => "healthy: announcing".to_owned(),
+                    (_, true) => "node in standby: withdrawing".to_owned(),
+                    (false, false) => format!("fewer than {} real(s) up in a virtual service: withdrawing", o.min_up),
+                };
+                log(&format!("info: OSPFvip {}: {why}", o.vip));
+                said = Some((healthy, standing_by));
+            }
+            while let Some(cmd) = a.tick(clock(), healthy, standing_by) {
+                let outcome = match perform(&vtysh, &o, cmd).await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        log(&format!("ERROR: OSPFvip {}: {cmd:?}: {e}", o.vip));
+                        Outcome::Failed
+                    }
+                };
+                if let (Command::Verify, Outcome::Present(p), Some(was)) = (cmd, outcome, a.announced()) {
+                    if p != was {
+                        log(&format!(
+                            "WARN: OSPFvip {}: FRR {} the network behind our back (ospfd restarted?)",
+                            o.vip,
+                            if p { "has" } else { "lost" }
+                        ));
+                    }
+                }
+                a.done(clock(), cmd, outcome);
+                match (cmd, outcome) {
+                    (Command::Announce, Outcome::Done) => log(&format!("info: OSPFvip {}: announced ({})", o.vip, network(&o))),
+                    (Command::Withdraw, Outcome::Done) => log(&format!("info: OSPFvip {}: withdrawn", o.vip)),
+                    _ => {}
+                }
+            }
+            if a.finished() {
+                break;
+            }
+            if stop_by.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                log(&format!("ERROR: OSPFvip {}: could not withdraw before stopping; OSPF's dead interval will", o.vip));
+                break;
+            }
+        }
+        was_announced
+    });
+    Task { stop: Some(stop_tx), join }
+}
+
+/// `heartbeat ospfvip VIP[::AREA[::COST[::MIN_UP]]] start|stop|status` by hand (as a `resource.d`
+/// script would be run): the VIP on `lo` and announced at once, with no health gating (there is no
+/// director in this process); withdrawn and removed on stop. Exit codes as the stock scripts: 0
+/// done or running, 3 stopped (status), 1 failed, 2 bad arguments.
+pub fn run_by_hand(arg: &str, action: &str) -> i32 {
+    let args: Vec<String> = arg.split("::").map(str::to_owned).collect();
+    let o = match crate::config::ospfvip::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("OSPFvip: {e}");
+            return 2;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("OSPFvip: {e}");
+            return 1;
+        }
+    };
+    let vtysh = Vtysh::from_env();
+    let r = rt.block_on(async {
+        match action {
+            "start" => {
+                crate::daemon::resources::add_lo(o.vip)?;
+                vtysh.run(&announce_cmds(&o)).await.map(|_| 0)
+            }
+            "stop" => {
+                let running = vtysh.run(&verify_cmds()).await?;
+                if present_in(&running, &o) {
+                    vtysh.run(&withdraw_cmds(&o)).await?;
+                }
+                crate::daemon::resources::del_lo(o.vip).map(|_| 0)
+            }
+            "status" => {
+                let running = vtysh.run(&verify_cmds()).await?;
+                let on = present_in(&running, &o) && crate::daemon::resources::present(o.vip.into()).unwrap_or(false);
+                println!("{}", if on { "running" } else { "stopped" });
+                Ok(if on { 0 } else { 3 })
+            }
+            other => Err(format!("unknown action {other:?}; expected start, stop or status")),
+        }
+    });
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("OSPFvip: {e}");
+            if matches!(action, "start" | "stop" | "status") { 1 } else { 2 }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(s: &str) -> OspfVip {
+        crate::config::ospfvip::parse(&s.split("::").map(str::to_owned).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn vtysh_sessions() {
+        assert_eq!(announce_cmds(&o("10.0.0.100")), ["configure terminal", "router ospf", "network 10.0.0.100/32 area 0"]);
+        assert_eq!(
+            announce_cmds(&o("10.0.0.100::0.0.0.1::20")),
+            ["configure terminal", "interface lo", "ip ospf cost 20", "exit", "router ospf", "network 10.0.0.100/32 area 0.0.0.1"]
+        );
+        assert_eq!(withdraw_cmds(&o("10.0.0.100::1")), ["configure terminal", "router ospf", "no network 10.0.0.100/32 area 1"]);
+    }
+
+    #[test]
+    fn running_config_is_read_by_area_id() {
+        let running =
+            "router ospf\n ospf router-id 10.9.0.2\n network 10.9.0.0/24 area 0.0.0.0\n network 10.0.0.100/32 area 0.0.0.0\nexit\n";
+        assert!(present_in(running, &o("10.0.0.100")));
+        assert!(present_in(running, &o("10.0.0.100::0.0.0.0")));
+        assert!(!present_in(running, &o("10.0.0.100::1")));
+        assert!(!present_in(running, &o("10.0.0.10")));
+        assert!(!present_in("", &o("10.0.0.100")));
+    }
+}
