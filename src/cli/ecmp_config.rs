@@ -164,10 +164,12 @@ fn render(args: &Args, vips: &[OspfVip], ifaces: &[Iface], router_id: Ipv4Addr) 
     let _ = writeln!(o, "router ospf");
     let _ = writeln!(o, " ospf router-id {router_id}");
     // FRR's defaults hold a new router-LSA back up to 5 s after the previous one and run SPF
-    // up to 10 s apart under churn: a director that comes back would wait that long.
+    // up to 10 s apart under churn: a director that comes back would wait that long. Arrivals
+    // are accepted faster than a director originates (50 < 100 ms), else a restarted ospfd's
+    // quick second instance is dropped and waits out a 5 s retransmission.
     let _ = writeln!(o, " timers throttle lsa all 100");
     let _ = writeln!(o, " timers throttle spf 0 50 1000");
-    let _ = writeln!(o, " timers lsa min-arrival 100");
+    let _ = writeln!(o, " timers lsa min-arrival 50");
     if args.router {
         let _ = writeln!(o, " maximum-paths {}", args.maximum_paths);
     }
