@@ -40,11 +40,14 @@ mode() { # BFD 0|1; prints the table rows
         track $!
         # first_change LINE-COUNT: the stamp (us) of the first route event for the VIP after it.
         first_change() { tail -n +"$(($1 + 1))" "$work/mon.log" | grep -m1 -F "$VIP" | cut -d' ' -f1; }
-        # settled: every next hop present, and still so 2 s later (a restarted ospfd flaps once).
+        # settled: every next hop present, and still so 2 s later (a restarted ospfd flaps once),
+        # and with BFD every session up again (else a crash is found by the dead interval).
         settled() {
             await 30000 "$(hops_except)" nexthops >/dev/null || return 1
             sleep 2
-            await 30000 "$(hops_except)" nexthops >/dev/null
+            await 30000 "$(hops_except)" nexthops >/dev/null || return 1
+            [ "$ECMP_BFD" = 1 ] || return 0
+            await 15000 "$N" bfd_up >/dev/null
         }
         has_change() { [ -n "$(first_change "$1")" ] && echo yes || echo no; }
         : >"$work/down.ms"
@@ -78,7 +81,6 @@ mode() { # BFD 0|1; prints the table rows
             [ -n "$t1" ] || fail "crash $k: no route event"
             echo "$((($(sec_us "$t1") - t0) / 1000))" >>"$work/crash.ms"
             # The node "reboots": FRR, then heartbeat-rs (the VIP left on lo is taken as it is).
-            rm -f "$work/d1/frr/"*.pid
             frr_start "$(ns_of d1)" "$work/d1"
             hb_start 1
             settled || fail "crash $k: d1's next hop did not return"

@@ -57,7 +57,7 @@ fn ecmp_config_for_a_director() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     for want in [
-        "interface eth0\n ip ospf hello-interval 1\n ip ospf dead-interval 3\nexit\n",
+        "interface eth0\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n ip ospf retransmit-interval 1\nexit\n",
         "interface eth1\n",
         "interface lo\n ip ospf cost 20\nexit\n",
         "router ospf\n ospf router-id 10.9.1.2\n timers throttle lsa all 100\n timers throttle spf 0 50 1000\n timers lsa min-arrival 50\n network 10.9.1.0/24 area 0\n network 10.9.2.0/24 area 0\n",
@@ -77,7 +77,7 @@ fn ecmp_config_with_bfd_and_for_the_router() {
     for want in [
         "bfdd=yes",
         "bfd\n profile ecmp\n  detect-multiplier 3\n  receive-interval 100\n  transmit-interval 100\n",
-        "interface up0\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n ip ospf bfd\n ip ospf bfd profile ecmp\nexit\n",
+        "interface up0\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n ip ospf retransmit-interval 1\n ip ospf bfd\n ip ospf bfd profile ecmp\nexit\n",
         "router ospf\n ospf router-id 1.1.1.1\n timers throttle lsa all 100\n timers throttle spf 0 50 1000\n timers lsa min-arrival 50\n maximum-paths 16\n network 10.9.0.0/24 area 0\n",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");

@@ -147,6 +147,9 @@ fn render(args: &Args, vips: &[OspfVip], ifaces: &[Iface], router_id: Ipv4Addr) 
         let _ = writeln!(o, "interface {}", i.name);
         let _ = writeln!(o, " ip ospf hello-interval {}", args.hello);
         let _ = writeln!(o, " ip ospf dead-interval {}", args.dead);
+        // An LSA instance the neighbour dropped (arrived within min-arrival of the previous
+        // one) is sent again after this, not FRR's default 5 s.
+        let _ = writeln!(o, " ip ospf retransmit-interval 1");
         if args.point_to_point {
             let _ = writeln!(o, " ip ospf network point-to-point");
         }

@@ -19,7 +19,7 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// A `vtysh` call that takes longer has failed (FRR hung); it is killed.
 const VTYSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A graceful stop gives up withdrawing after this long (FRR gone: its dead interval does it).
-const STOP_LIMIT: Duration = Duration::from_secs(15);
+const STOP_LIMIT: Duration = Duration::from_secs(5);
 /// After a withdrawal on stop, how long the VIP stays on `lo`: the router's SPF run and route
 /// update take tens of milliseconds, and packets sent meanwhile should still be answered.
 pub const DRAIN: Duration = Duration::from_millis(500);
@@ -135,6 +135,8 @@ where
         let mut said: Option<(bool, bool)> = None;
         let mut stop_by: Option<tokio::time::Instant> = None;
         let mut was_announced = false;
+        // The last vtysh error, logged once until it changes (FRR down: one line, not one a second).
+        let mut last_err: Option<String> = None;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -161,9 +163,17 @@ where
             }
             while let Some(cmd) = a.tick(clock(), healthy, standing_by) {
                 let outcome = match perform(&vtysh, &o, cmd).await {
-                    Ok(out) => out,
+                    Ok(out) => {
+                        if last_err.take().is_some() {
+                            log(&format!("info: OSPFvip {}: FRR answers again", o.vip));
+                        }
+                        out
+                    }
                     Err(e) => {
-                        log(&format!("ERROR: OSPFvip {}: {cmd:?}: {e}", o.vip));
+                        if last_err.as_deref() != Some(e.as_str()) {
+                            log(&format!("ERROR: OSPFvip {}: {cmd:?}: {e} (retrying every second)", o.vip));
+                            last_err = Some(e);
+                        }
                         Outcome::Failed
                     }
                 };

@@ -95,6 +95,8 @@ mkdir -p "$work/r/frr"
 frr_start() {
     local ns=$1 f=$2/frr pids=() dmn
     chown frr:frr "$f"
+    # A killed daemon leaves its sockets: waiting for them must not find the old ones.
+    rm -f "$f"/*.vty "$f"/*.pid "$f/zserv.api" "$f/bfdd.sock"
     : >"$f/empty.conf"
     local daemons=(zebra ospfd)
     [ "$BFD" = 1 ] && daemons+=(bfdd)
