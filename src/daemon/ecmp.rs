@@ -286,4 +286,80 @@ mod tests {
         assert!(!present_in(running, &o("10.0.0.10")));
         assert!(!present_in("", &o("10.0.0.100")));
     }
+
+    /// A vtysh stand-in that keeps the running configuration in a file: `network` adds the
+    /// line, `no network` removes it, `show running-config` prints it; every call is recorded.
+    fn fake_vtysh(dir: &std::path::Path) -> Vtysh {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("vtysh");
+        let d = dir.display();
+        std::fs::write(dir.join("running"), "router ospf\n").unwrap();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {d}/calls\ncase \"$*\" in\n\
+                 *'show running-config'*) cat {d}/running ;;\n\
+                 *'no network'*) echo 'router ospf' > {d}/running ;;\n\
+                 *network*) printf 'router ospf\\n network 10.0.0.100/32 area 0\\n' > {d}/running ;;\n\
+                 esac\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Vtysh(vec![script.display().to_string()])
+    }
+
+    fn calls(dir: &std::path::Path) -> String {
+        std::fs::read_to_string(dir.join("calls")).unwrap_or_default()
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn driver_follows_health_and_standby_and_withdraws_on_stop() {
+        use crate::director::engine::Health;
+        fn noop(_: &str) {}
+        let dir = tempfile::tempdir().unwrap();
+        let vtysh = fake_vtysh(dir.path());
+        let up = Arc::new(AtomicBool::new(true));
+        let standby = Arc::new(AtomicBool::new(false));
+        let u = up.clone();
+        let health = move || {
+            let h = if u.load(Ordering::Relaxed) { Health::Up } else { Health::Down };
+            async move {
+                Some(vec![RealStatus {
+                    virtual_id: "tcp:10.0.0.100:80".into(),
+                    real: "10.1.0.1:80".into(),
+                    health: h,
+                    failures: 0,
+                    last_check: None,
+                    last_message: String::new(),
+                }])
+            }
+        };
+        let announced = |d: &std::path::Path| std::fs::read_to_string(d.join("running")).unwrap().contains("network 10.0.0.100/32");
+        let t = spawn(o("10.0.0.100"), vtysh, health, standby.clone(), noop);
+        until("announce", || announced(dir.path())).await;
+        assert!(calls(dir.path()).starts_with("-c show running-config\n"), "FRR is read first: {}", calls(dir.path()));
+        up.store(false, Ordering::Relaxed);
+        until("withdraw when unhealthy", || !announced(dir.path())).await;
+        up.store(true, Ordering::Relaxed);
+        until("announce again", || announced(dir.path())).await;
+        standby.store(true, Ordering::Relaxed);
+        until("withdraw in standby", || !announced(dir.path())).await;
+        standby.store(false, Ordering::Relaxed);
+        until("announce after standby", || announced(dir.path())).await;
+        // ospfd restarted: the network is gone from FRR; the periodic check puts it back.
+        std::fs::write(dir.path().join("running"), "router ospf\n").unwrap();
+        until("re-announce after an ospfd restart", || announced(dir.path())).await;
+        assert!(t.stop().await, "it was announced when stopped");
+        assert!(!announced(dir.path()), "withdrawn on stop");
+        assert!(calls(dir.path()).ends_with("-c configure terminal -c router ospf -c no network 10.0.0.100/32 area 0\n"));
+    }
 }
