@@ -1,4 +1,5 @@
-//! The `OSPFvip` driver: samples the embedded directors' reals every [`SAMPLE_EVERY`], feeds the
+//! The `OSPFvip` driver: samples the embedded directors' reals when a director says they changed
+//! (and every [`SAMPLE_EVERY`], in case a wake-up came while it was busy), feeds the
 //! announcer (`src/resources/ecmp.rs`) and tells FRR through `vtysh` (its supported interface:
 //! nothing of FRR's is edited behind its back). `HEARTBEAT_RS_VTYSH` replaces the `vtysh`
 //! command (words split on blanks: `vtysh -N d1`, or a test's fake).
@@ -120,8 +121,17 @@ impl Task {
 }
 
 /// Starts the announcer for `o`. `health` samples the reals of the directors (None: no sample
-/// this time, the last one stands); `standby` withdraws while set; `log` gets one line per change.
-pub fn spawn<F, Fut>(o: OspfVip, vtysh: Vtysh, health: F, standby: Arc<AtomicBool>, log: fn(&str)) -> Task
+/// this time, the last one stands), every [`SAMPLE_EVERY`] and whenever `changed` is notified
+/// (a director's table changed: no polling delay); `standby` withdraws while set; `log` gets one
+/// line per change.
+pub fn spawn<F, Fut>(
+    o: OspfVip,
+    vtysh: Vtysh,
+    health: F,
+    changed: Arc<tokio::sync::Notify>,
+    standby: Arc<AtomicBool>,
+    log: fn(&str),
+) -> Task
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Option<Vec<RealStatus>>> + Send,
@@ -147,6 +157,7 @@ where
                     stop_by = Some(tokio::time::Instant::now() + STOP_LIMIT);
                 }
                 _ = tick.tick() => {}
+                _ = changed.notified() => {}
             }
             if let Some(reals) = health().await {
                 healthy = ecmp::healthy(o.vip, o.min_up, &reals);
@@ -344,7 +355,7 @@ mod tests {
             }
         };
         let announced = |d: &std::path::Path| std::fs::read_to_string(d.join("running")).unwrap().contains("network 10.0.0.100/32");
-        let t = spawn(o("10.0.0.100"), vtysh, health, standby.clone(), noop);
+        let t = spawn(o("10.0.0.100"), vtysh, health, Arc::new(tokio::sync::Notify::new()), standby.clone(), noop);
         until("announce", || announced(dir.path())).await;
         assert!(calls(dir.path()).starts_with("-c show running-config\n"), "FRR is read first: {}", calls(dir.path()));
         up.store(false, Ordering::Relaxed);

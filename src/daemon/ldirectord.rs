@@ -114,6 +114,9 @@ pub struct Options {
     pub log: Option<LogSink>,
     /// Where to keep a JSON snapshot of every real's state (refreshed every `checkinterval`).
     pub status_file: Option<PathBuf>,
+    /// Woken (`notify_waiters`) whenever the desired table changes, i.e. a real's state did:
+    /// whoever follows the reals' health (the OSPFvip announcer) need not wait for its next poll.
+    pub on_change: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Loads, parses and resolves a configuration: errors are `FILE:LINE: message` lines.
@@ -172,7 +175,17 @@ impl Director {
         let (tx, rx) = mpsc::unbounded_channel();
         let autoreload = cfg.globals.autoreload;
         let callback = cfg.globals.callback.clone();
-        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone()));
+        let join = tokio::spawn(run(
+            opts.config.clone(),
+            farm,
+            backend,
+            log,
+            rx,
+            autoreload,
+            callback,
+            opts.status_file.clone(),
+            opts.on_change.clone(),
+        ));
         Ok(Director { tx, join })
     }
 
@@ -325,6 +338,7 @@ async fn run(
     mut autoreload: bool,
     mut callback: Option<String>,
     status_file: Option<PathBuf>,
+    on_change: Option<Arc<tokio::sync::Notify>>,
 ) -> Result<(), String> {
     let clock = Clock(tokio::time::Instant::now());
     let nofile = raise_nofile();
@@ -367,7 +381,12 @@ async fn run(
                         let _ = tx.send((id, outcome));
                     });
                 }
-                Action::TableChanged => stale = true,
+                Action::TableChanged => {
+                    stale = true;
+                    if let Some(n) = &on_change {
+                        n.notify_waiters();
+                    }
+                }
                 Action::RunFallbackCommand { command } => {
                     log.log(&format!("Running fallbackcommand: {command}"));
                     let _ = tokio::process::Command::new("/bin/sh").arg("-c").arg(&command).stdin(std::process::Stdio::null()).spawn();

@@ -44,6 +44,8 @@ pub struct Runner {
     /// Set by `hb_standby` on a node without a peer (an active-active director): its OSPFvip
     /// routes are withdrawn while the resources stay up.
     pub drain: Arc<AtomicBool>,
+    /// Woken by the embedded directors when a real's state changes (see `ecmp::spawn`).
+    reals_changed: Arc<tokio::sync::Notify>,
     /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
     resolved: Mutex<HashMap<String, Addr>>,
 }
@@ -60,6 +62,7 @@ impl Runner {
             directors: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
             ospf: tokio::sync::Mutex::new(HashMap::new()),
             drain: Arc::new(AtomicBool::new(false)),
+            reals_changed: Arc::new(tokio::sync::Notify::new()),
             resolved: Mutex::new(HashMap::new()),
         }
     }
@@ -177,6 +180,7 @@ impl Runner {
                     ipvs,
                     log: None,
                     status_file: None,
+                    on_change: Some(self.reals_changed.clone()),
                 })
                 .map_err(|errs| errs.join("; "))?;
                 log(&format!("info: ldirectord {}: started in process", config.display()));
@@ -219,7 +223,14 @@ impl Runner {
                     }
                 };
                 let vip = o.vip;
-                let t = crate::daemon::ecmp::spawn(o, crate::daemon::ecmp::Vtysh::from_env(), health, self.drain.clone(), log);
+                let t = crate::daemon::ecmp::spawn(
+                    o,
+                    crate::daemon::ecmp::Vtysh::from_env(),
+                    health,
+                    self.reals_changed.clone(),
+                    self.drain.clone(),
+                    log,
+                );
                 running.insert(vip, t);
                 Ok(true)
             }
