@@ -107,9 +107,15 @@ async fn perform(vtysh: &Vtysh, o: &OspfVip, cmd: Command) -> Result<Outcome, St
 pub struct Task {
     stop: Option<oneshot::Sender<()>>,
     join: tokio::task::JoinHandle<bool>,
+    announced: Arc<AtomicBool>,
 }
 
 impl Task {
+    /// Whether FRR announces the VIP, as last done or read (for metrics).
+    pub fn announced(&self) -> bool {
+        self.announced.load(Ordering::Relaxed)
+    }
+
     /// Withdraws (bounded by [`STOP_LIMIT`]) and ends; whether the VIP was announced until now
     /// (then the router still sends to us for a moment: keep the VIP on `lo` for [`DRAIN`]).
     pub async fn stop(mut self) -> bool {
@@ -137,6 +143,8 @@ where
     Fut: Future<Output = Option<Vec<RealStatus>>> + Send,
 {
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let announced = Arc::new(AtomicBool::new(false));
+    let shown = announced.clone();
     let join = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
         let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
@@ -198,6 +206,7 @@ where
                     }
                 }
                 a.done(clock(), cmd, outcome);
+                shown.store(a.announced() == Some(true), Ordering::Relaxed);
                 match (cmd, outcome) {
                     (Command::Announce, Outcome::Done) => log(&format!("info: OSPFvip {}: announced ({})", o.vip, network(&o))),
                     (Command::Withdraw, Outcome::Done) => log(&format!("info: OSPFvip {}: withdrawn", o.vip)),
@@ -214,7 +223,7 @@ where
         }
         was_announced
     });
-    Task { stop: Some(stop_tx), join }
+    Task { stop: Some(stop_tx), join, announced }
 }
 
 /// `heartbeat ospfvip VIP[::AREA[::COST[::MIN_UP]]] start|stop|status` by hand (as a `resource.d`
@@ -357,6 +366,7 @@ mod tests {
         let announced = |d: &std::path::Path| std::fs::read_to_string(d.join("running")).unwrap().contains("network 10.0.0.100/32");
         let t = spawn(o("10.0.0.100"), vtysh, health, Arc::new(tokio::sync::Notify::new()), standby.clone(), noop);
         until("announce", || announced(dir.path())).await;
+        until("the gauge", || t.announced()).await;
         assert!(calls(dir.path()).starts_with("-c show running-config\n"), "FRR is read first: {}", calls(dir.path()));
         up.store(false, Ordering::Relaxed);
         until("withdraw when unhealthy", || !announced(dir.path())).await;

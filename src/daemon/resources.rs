@@ -143,6 +143,14 @@ impl Runner {
         Outcome::Ok
     }
 
+    /// `heartbeat_ospfvip_announced{vip=…}` lines (none while the announcers are being changed).
+    pub fn ospf_metrics(&self) -> String {
+        let Ok(running) = self.ospf.try_lock() else { return String::new() };
+        let mut vips: Vec<_> = running.iter().map(|(vip, t)| (*vip, t.announced())).collect();
+        vips.sort();
+        vips.iter().map(|(vip, on)| format!("heartbeat_ospfvip_announced{{vip=\"{vip}\"}} {}\n", u8::from(*on))).collect()
+    }
+
     /// The embedded directors' reals, as JSON (`heartbeat status --json`). Never waits on a
     /// director being started or stopped, nor more than 200 ms on one that is busy.
     pub async fn directors_json(&self) -> String {
@@ -843,6 +851,10 @@ impl Edge {
         for (g, st) in self.group_states() {
             out.push_str(&format!("heartbeat_resource_group_failed{{group=\"{}\"}} {}\n", esc(&g), u8::from(st.starts_with("failed"))));
         }
+        out.push_str(
+            "# HELP heartbeat_ospfvip_announced Whether FRR announces this OSPFvip VIP from this node.\n# TYPE heartbeat_ospfvip_announced gauge\n",
+        );
+        out.push_str(&self.runner.ospf_metrics());
         out
     }
 

@@ -60,6 +60,7 @@ deadtime 1
 initdead 1
 auto_failback off
 logfacility none
+metrics 9684
 udpport 694
 ucast eth0 10.78.$i.1
 node d$i

@@ -46,8 +46,12 @@ step() {
     last_ok=$ok
 }
 
+# The gauge operators watch: heartbeat_ospfvip_announced{vip=…} on the metrics port.
+gauge() { ip netns exec "$(ns_of "d$1")" curl -s --max-time 1 http://127.0.0.1:9684/metrics | grep -F "heartbeat_ospfvip_announced{vip=\"$VIP\"}" | cut -d' ' -f2; }
+[ "$(gauge 1)" = 1 ] || fail "d1: heartbeat_ospfvip_announced is '$(gauge 1)', not 1"
 reals_down 1
 t=$(await 10000 "$(hops_except 1)" nexthops) || fail "d1 reals down: its next hop stayed"
+await 2000 0 gauge 1 >/dev/null || fail "d1: heartbeat_ospfvip_announced did not go to 0"
 step "d1 reals down -> d1 next hop gone" "${t} ms"
 grep -q "OSPFvip $VIP: withdrawn" "$work/d1/hb.log" || fail "d1 did not log the withdrawal"
 reals_up 1
