@@ -740,8 +740,9 @@ pub struct Edge {
     runner: Arc<Runner>,
     done_tx: tokio::sync::mpsc::Sender<(u64, Vec<Outcome>)>,
     fence_cmd: String,
-    /// ha.cf names a second node: `hb_standby` negotiates with it.
-    has_peer: bool,
+    /// ha.cf names a second node: `hb_standby` negotiates with it. Without one, and with
+    /// OSPFvip resources, `hb_standby` drains this director instead.
+    drains: bool,
     /// Shutdown complete: the daemon may exit.
     pub exit: bool,
 }
@@ -778,8 +779,9 @@ impl Edge {
     ) -> Edge {
         let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout));
         let mc = manager_config(cfg, local);
-        let has_peer = mc.peer.is_some();
-        Edge { mgr: Manager::new(mc), runner, done_tx, fence_cmd, has_peer, exit: false }
+        let has_ospfvip = cfg.haresources.iter().flat_map(|g| &g.resources).any(|r| r.agent == "OSPFvip");
+        let drains = mc.peer.is_none() && has_ospfvip;
+        Edge { mgr: Manager::new(mc), runner, done_tx, fence_cmd, drains, exit: false }
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -872,14 +874,14 @@ impl Edge {
                 }
                 Some(((0, out), Vec::new()))
             }
-            Some("hb_standby") if !self.has_peer => {
+            Some("hb_standby") if self.drains => {
                 // A lone node (an active-active director) has no one to hand its groups to:
                 // standby drains it instead, withdrawing its OSPFvip routes.
                 self.runner.drain.store(true, Ordering::Relaxed);
                 log("info: Going standby [all]: no peer; OSPFvip routes withdrawn, resources kept");
                 Some(((0, "!Going standby [all].\n".to_owned()), Vec::new()))
             }
-            Some("hb_takeover") if !self.has_peer => {
+            Some("hb_takeover") if self.drains => {
                 self.runner.drain.store(false, Ordering::Relaxed);
                 log("info: Taking over: no peer; OSPFvip routes announced again while healthy");
                 Some(((0, String::new()), Vec::new()))
