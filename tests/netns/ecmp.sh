@@ -85,6 +85,19 @@ frr_start "$(ns_of d1)" "$work/d1"
 t=$(await 20000 "$all" nexthops) || fail "ospfd restart d1: the VIP was not announced again"
 step "d1 FRR restarted -> VIP announced again" "${t} ms"
 
+# By hand (no health gating): `heartbeat ospfvip VIP start|status|stop` on d1, a second VIP.
+VIP2=10.78.0.200
+byhand() { HEARTBEAT_RS_VTYSH="vtysh --vty_socket $work/d1/frr" ip netns exec "$(ns_of d1)" "$BIN" ospfvip "$VIP2" "$@"; }
+hops2() { ip -n "$nsr" -4 route show "$VIP2/32" 2>/dev/null | grep -o 'via [0-9.]*' | cut -d' ' -f2 | xargs; }
+byhand start || fail "ospfvip $VIP2 start"
+t=$(await 10000 "10.78.1.2" hops2) || fail "ospfvip start: no route to $VIP2 via d1"
+[ "$(byhand status)" = running ] || fail "ospfvip status: not running"
+byhand stop || fail "ospfvip $VIP2 stop"
+await 10000 "" hops2 >/dev/null || fail "ospfvip stop: $VIP2 still routed"
+st=0; byhand status >/dev/null || st=$?
+[ "$st" = 3 ] || fail "ospfvip status after stop: exit $st, not 3"
+step "heartbeat ospfvip by hand: announced, withdrawn" "${t} ms to the router"
+
 kill "$client" 2>/dev/null || true
 wait "$client" 2>/dev/null || true
 untrack "$client"
