@@ -180,11 +180,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
     if foreground {
         // `supervised=yes` logs to the supervisor (4.12: stdout), like -d.
         let log = Some(LogSink::Stderr);
-        return serve(Options { config, ipvs, log, status_file: Some(statusfile) }, None);
+        return serve(Options { config, ipvs, log, status_file: Some(statusfile), on_change: None }, None);
     }
     if daemon_child {
         let _ = nix::unistd::setsid();
-        return serve(Options { config, ipvs, log: None, status_file: Some(statusfile) }, Some(pidfile));
+        return serve(Options { config, ipvs, log: None, status_file: Some(statusfile), on_change: None }, Some(pidfile));
     }
     // Daemonise by starting ourselves detached; the child writes the pid file once running.
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));

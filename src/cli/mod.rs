@@ -7,6 +7,7 @@
 
 mod check_config;
 mod import;
+mod ecmp_config;
 mod ipvs;
 mod ldirectord;
 mod legacy;
@@ -100,6 +101,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// The OSPF route-announcement resource by hand: `heartbeat ospfvip VIP[::AREA[::COST[::MIN_UP]]]
+    /// start|stop|status` (VIP/32 on lo, announced through vtysh; no health gating outside the daemon).
+    Ospfvip { arg: String, action: String },
+    /// The FRR configuration a director (or, with --router, the upstream router) needs for the
+    /// OSPFvip resources of haresources.
+    EcmpConfig(ecmp_config::Args),
     /// The IPVS table: list it as ipvsadm does, or apply a saved table.
     Ipvs(ipvs::Args),
     /// The ldirectord applet (same as running the binary as `ldirectord`).
@@ -184,6 +191,11 @@ fn heartbeat(args: Vec<OsString>) -> ExitCode {
                 args.push("--json".into());
             }
             ExitCode::from(crate::daemon::heartbeat::ask(&ctl_socket, &args) as u8)
+        }
+        Some(Command::Ospfvip { arg, action }) => ExitCode::from(crate::daemon::ecmp::run_by_hand(&arg, &action) as u8),
+        Some(Command::EcmpConfig(a)) => ecmp_config::run(a),
+        Some(Command::Resource { agent, arg, action }) if agent == "OSPFvip" => {
+            ExitCode::from(crate::daemon::ecmp::run_by_hand(&arg, &action) as u8)
         }
         Some(Command::Resource { agent, arg, action }) => {
             if !matches!(agent.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr" | "SendArp") {

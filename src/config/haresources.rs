@@ -98,6 +98,13 @@ fn parse_group(words: &[(usize, &str)], diags: &mut Diagnostics) -> Option<Resou
     let mut resources = Vec::with_capacity(words.len() - 1);
     for &(res_line, spec) in &words[1..] {
         if let Some(r) = parse_resource(res_line, spec, diags) {
+            if r.agent == "OSPFvip" && !resources.iter().any(|p: &Resource| p.agent == "ldirectord") {
+                // Its health is the embedded director's: without one it is never announced.
+                diags.warn(
+                    res_line,
+                    format!("{} has no ldirectord:: resource before it in its group; it will not be announced", quote(spec)),
+                );
+            }
             resources.push(r);
         }
     }
@@ -136,6 +143,13 @@ pub fn parse_resource(line: usize, spec: &str, diags: &mut Diagnostics) -> Optio
         "IPaddr" | "IPaddr2" => Some(parse_address_arg(line, spec, &args, false, diags)?),
         "SendArp" => Some(parse_sendarp_arg(line, spec, &args, diags)?),
         "IPv6addr" => Some(parse_address_arg(line, spec, &args, true, diags)?),
+        "OSPFvip" => {
+            if let Err(e) = crate::config::ospfvip::parse(&args) {
+                diags.error(line, e);
+                return None;
+            }
+            None
+        }
         _ => None,
     };
     Some(Resource { line, spec: spec.to_owned(), agent, args, address })

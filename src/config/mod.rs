@@ -9,6 +9,7 @@ pub mod haresources;
 pub mod keepalived;
 pub mod ldirectord_cf;
 pub mod load;
+pub mod ospfvip;
 pub mod source;
 
 pub use diag::{Checked, Diagnostic, Parsed, Severity};

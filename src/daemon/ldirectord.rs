@@ -114,6 +114,9 @@ pub struct Options {
     pub log: Option<LogSink>,
     /// Where to keep a JSON snapshot of every real's state (refreshed every `checkinterval`).
     pub status_file: Option<PathBuf>,
+    /// Woken (`notify_waiters`) whenever the desired table changes, i.e. a real's state did:
+    /// whoever follows the reals' health (the OSPFvip announcer) need not wait for its next poll.
+    pub on_change: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Loads, parses and resolves a configuration: errors are `FILE:LINE: message` lines.
@@ -175,7 +178,18 @@ impl Director {
         let autoreload = cfg.globals.autoreload;
         let callback = cfg.globals.callback.clone();
         let (first_tx, first_rx) = oneshot::channel();
-        let join = tokio::spawn(run(opts.config.clone(), farm, backend, log, rx, autoreload, callback, opts.status_file.clone(), first_tx));
+        let join = tokio::spawn(run(
+            opts.config.clone(),
+            farm,
+            backend,
+            log,
+            rx,
+            autoreload,
+            callback,
+            opts.status_file.clone(),
+            first_tx,
+            opts.on_change.clone(),
+        ));
         Ok(Director { tx, join, first: Some(first_rx) })
     }
 
@@ -336,6 +350,7 @@ async fn run(
     mut callback: Option<String>,
     status_file: Option<PathBuf>,
     first_tx: oneshot::Sender<()>,
+    on_change: Option<Arc<tokio::sync::Notify>>,
 ) -> Result<(), String> {
     let mut first_tx = Some(first_tx);
     let clock = Clock(tokio::time::Instant::now());
@@ -379,7 +394,12 @@ async fn run(
                         let _ = tx.send((id, outcome));
                     });
                 }
-                Action::TableChanged => stale = true,
+                Action::TableChanged => {
+                    stale = true;
+                    if let Some(n) = &on_change {
+                        n.notify_waiters();
+                    }
+                }
                 Action::RunFallbackCommand { command } => {
                     log.log(&format!("Running fallbackcommand: {command}"));
                     let _ = tokio::process::Command::new("/bin/sh").arg("-c").arg(&command).stdin(std::process::Stdio::null()).spawn();

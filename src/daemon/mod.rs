@@ -1,5 +1,6 @@
 //! The daemons: thin tokio loops that feed the sans-IO engines and perform their actions.
 
+pub mod ecmp;
 pub mod heartbeat;
 pub mod ldirectord;
 pub mod logging;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,7 +38,14 @@ pub struct Runner {
     /// SendArp resources "running" (they only announce).
     sendarp: Mutex<Vec<IpAddr>>,
     /// `ldirectord::CONFIG` resources running in this process, by configuration file.
-    directors: tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>,
+    directors: Arc<tokio::sync::Mutex<HashMap<PathBuf, crate::daemon::ldirectord::Director>>>,
+    /// `OSPFvip::VIP` announcers running, by VIP.
+    ospf: tokio::sync::Mutex<HashMap<Ipv4Addr, crate::daemon::ecmp::Task>>,
+    /// Set by `hb_standby` on a node without a peer (an active-active director): its OSPFvip
+    /// routes are withdrawn while the resources stay up.
+    pub drain: Arc<AtomicBool>,
+    /// Woken by the embedded directors when a real's state changes (see `ecmp::spawn`).
+    reals_changed: Arc<tokio::sync::Notify>,
     /// Address resources resolved once (interface, prefix, MAC): takeover is on the hot path.
     resolved: Mutex<HashMap<String, Addr>>,
     /// The IPVS sync daemon (`lvs_sync_daemon`) and the groups held, which decide its role.
@@ -55,7 +63,10 @@ impl Runner {
             timeout,
             trains: Mutex::new(HashMap::new()),
             sendarp: Mutex::new(Vec::new()),
-            directors: tokio::sync::Mutex::new(HashMap::new()),
+            directors: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
+            ospf: tokio::sync::Mutex::new(HashMap::new()),
+            drain: Arc::new(AtomicBool::new(false)),
+            reals_changed: Arc::new(tokio::sync::Notify::new()),
             resolved: Mutex::new(HashMap::new()),
             sync: None,
             held: Mutex::new(Vec::new()),
@@ -208,6 +219,14 @@ impl Runner {
         Outcome::Ok
     }
 
+    /// `heartbeat_ospfvip_announced{vip=…}` lines (none while the announcers are being changed).
+    pub fn ospf_metrics(&self) -> String {
+        let Ok(running) = self.ospf.try_lock() else { return String::new() };
+        let mut vips: Vec<_> = running.iter().map(|(vip, t)| (*vip, t.announced())).collect();
+        vips.sort();
+        vips.iter().map(|(vip, on)| format!("heartbeat_ospfvip_announced{{vip=\"{vip}\"}} {}\n", u8::from(*on))).collect()
+    }
+
     /// The embedded directors' reals, as JSON (`heartbeat status --json`). Never waits on a
     /// director being started or stopped, nor more than 200 ms on one that is busy.
     pub async fn directors_json(&self) -> String {
@@ -245,6 +264,7 @@ impl Runner {
                     ipvs,
                     log: None,
                     status_file: None,
+                    on_change: Some(self.reals_changed.clone()),
                 })
                 .map_err(|errs| errs.join("; "))?;
                 let mut d = d;
@@ -272,11 +292,61 @@ impl Runner {
         }
     }
 
+    /// `OSPFvip::…`: the VIP on `lo`, and FRR told to announce it while the directors are healthy.
+    async fn ospfvip(&self, r: &Resource, action: &str) -> Result<bool, String> {
+        let o = crate::config::ospfvip::parse(&r.args)?;
+        let mut running = self.ospf.lock().await;
+        match action {
+            "status" => Ok(running.contains_key(&o.vip)),
+            "start" => {
+                if running.contains_key(&o.vip) {
+                    return Ok(true);
+                }
+                add_lo(o.vip)?;
+                let dirs = self.directors.clone();
+                let health = move || {
+                    let dirs = dirs.clone();
+                    async move {
+                        // A director being started or stopped: no sample this time.
+                        let g = dirs.try_lock().ok()?;
+                        let mut all = Vec::new();
+                        for d in g.values() {
+                            all.extend(d.status().await);
+                        }
+                        Some(all)
+                    }
+                };
+                let vip = o.vip;
+                let t = crate::daemon::ecmp::spawn(
+                    o,
+                    crate::daemon::ecmp::Vtysh::from_env(),
+                    health,
+                    self.reals_changed.clone(),
+                    self.drain.clone(),
+                    log,
+                );
+                running.insert(vip, t);
+                Ok(true)
+            }
+            "stop" => {
+                if let Some(t) = running.remove(&o.vip) {
+                    if t.stop().await {
+                        tokio::time::sleep(crate::daemon::ecmp::DRAIN).await;
+                    }
+                }
+                del_lo(o.vip)?;
+                Ok(true)
+            }
+            other => Err(format!("OSPFvip: unknown action {other}")),
+        }
+    }
+
     /// Runs one action; for `status`, whether the resource runs.
     async fn call(&self, r: &Resource, action: &str) -> Result<bool, String> {
         match self.lookup(r) {
             How::Native(spec) => self.native(r, &spec, action),
             How::Director(config) => self.director(config, action).await,
+            How::Ospf => self.ospfvip(r, action).await,
             How::Script(path) => {
                 log(&format!("info: Running {} {} {action}", path.display(), r.args.join(" ")));
                 let (code, output) = run_script(&path, &r.args, action, self.timeout).await?;
@@ -302,6 +372,9 @@ impl Runner {
         let exists = user.is_file();
         if r.agent == "ldirectord" && (!exists || is_this_program(&user)) {
             return How::Director(self.director_config(r.args.first().map(String::as_str).unwrap_or("ldirectord.cf")));
+        }
+        if r.agent == "OSPFvip" && !exists {
+            return How::Ospf;
         }
         if let Some(spec) = &r.address {
             if !exists || is_stock_wrapper(&user) {
@@ -417,6 +490,8 @@ enum How {
     Native(AddressSpec),
     /// The embedded ldirectord engine, with this configuration file.
     Director(PathBuf),
+    /// The route announcer (`OSPFvip::VIP[::AREA[::COST[::MIN_UP]]]`).
+    Ospf,
     Script(PathBuf),
     Missing,
 }
@@ -492,6 +567,26 @@ async fn run_script(path: &Path, args: &[String], action: &str, limit: Duration)
     text.push_str(&String::from_utf8_lossy(&grab(err).await));
     let code = status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
     Ok((code, text))
+}
+
+fn lo_addr(vip: Ipv4Addr) -> Result<Addr, String> {
+    let spec = AddressSpec { ip: IpAddr::V4(vip), prefix: Some(32), iface: Some("lo".to_owned()), broadcast: None };
+    resolve("OSPFvip", &spec)
+}
+
+/// The VIP/32 on `lo`, so that this director accepts the traffic the router sends it.
+pub fn add_lo(vip: Ipv4Addr) -> Result<(), String> {
+    match add_addr(&lo_addr(vip)?) {
+        Err(e) if !e.contains("File exists") => Err(format!("adding {vip}/32 to lo: {e}")),
+        _ => Ok(()),
+    }
+}
+
+pub fn del_lo(vip: Ipv4Addr) -> Result<(), String> {
+    match del_addr(&lo_addr(vip)?) {
+        Err(e) if !e.contains("assign requested address") => Err(format!("removing {vip}/32 from lo: {e}")),
+        _ => Ok(()),
+    }
 }
 
 /// An address resource with everything filled in.
@@ -731,6 +826,9 @@ pub struct Edge {
     runner: Arc<Runner>,
     done_tx: tokio::sync::mpsc::Sender<(u64, Vec<Outcome>)>,
     fence_cmd: String,
+    /// ha.cf names a second node: `hb_standby` negotiates with it. Without one, and with
+    /// OSPFvip resources, `hb_standby` drains this director instead.
+    drains: bool,
     /// Shutdown complete: the daemon may exit.
     pub exit: bool,
 }
@@ -766,7 +864,10 @@ impl Edge {
         done_tx: tokio::sync::mpsc::Sender<(u64, Vec<Outcome>)>,
     ) -> Edge {
         let runner = Arc::new(Runner::new(cfg.dir.clone(), cfg.haresources.clone(), timeout).with_sync(cfg.ha_cf.lvs_sync_daemon.clone()));
-        Edge { mgr: Manager::new(manager_config(cfg, local)), runner, done_tx, fence_cmd, exit: false }
+        let mc = manager_config(cfg, local);
+        let has_ospfvip = cfg.haresources.iter().flat_map(|g| &g.resources).any(|r| r.agent == "OSPFvip");
+        let drains = mc.peer.is_none() && has_ospfvip;
+        Edge { mgr: Manager::new(mc), runner, done_tx, fence_cmd, drains, exit: false }
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -843,6 +944,10 @@ impl Edge {
         for (g, st) in self.group_states() {
             out.push_str(&format!("heartbeat_resource_group_failed{{group=\"{}\"}} {}\n", esc(&g), u8::from(st.starts_with("failed"))));
         }
+        out.push_str(
+            "# HELP heartbeat_ospfvip_announced Whether FRR announces this OSPFvip VIP from this node.\n# TYPE heartbeat_ospfvip_announced gauge\n",
+        );
+        out.push_str(&self.runner.ospf_metrics());
         out
     }
 
@@ -859,6 +964,18 @@ impl Edge {
                     }
                 }
                 Some(((0, out), Vec::new()))
+            }
+            Some("hb_standby") if self.drains => {
+                // A lone node (an active-active director) has no one to hand its groups to:
+                // standby drains it instead, withdrawing its OSPFvip routes.
+                self.runner.drain.store(true, Ordering::Relaxed);
+                log("info: Going standby [all]: no peer; OSPFvip routes withdrawn, resources kept");
+                Some(((0, "!Going standby [all].\n".to_owned()), Vec::new()))
+            }
+            Some("hb_takeover") if self.drains => {
+                self.runner.drain.store(false, Ordering::Relaxed);
+                log("info: Taking over: no peer; OSPFvip routes announced again while healthy");
+                Some(((0, String::new()), Vec::new()))
             }
             Some("hb_standby") => {
                 let c = class(args.get(1));

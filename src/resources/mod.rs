@@ -17,6 +17,7 @@
 //! Jobs run one at a time (3.0.6 runs one resource child at a time), so a release and an
 //! acquisition never overlap on one node.
 
+pub mod ecmp;
 #[cfg(test)]
 mod tests;
 
