@@ -6,8 +6,8 @@
 //! (`heartbeat ldirectord …` works too, busybox style).
 
 mod check_config;
-mod import;
 mod ecmp_config;
+mod import;
 mod ipvs;
 mod ldirectord;
 mod legacy;
