@@ -69,6 +69,20 @@ fn ecmp_config_for_a_director() {
 }
 
 #[test]
+fn ecmp_config_warns_of_a_vip_inside_an_ospf_network() {
+    // ospfd would enable OSPF on the VIP through the interface's network line: never withdrawn.
+    let d = dir_with("alpha ldirectord::ldirectord.cf OSPFvip::10.9.1.100\n");
+    let o = run(&["ecmp-config", "--config-dir", p(&d), "--interface", "eth0=10.9.1.2/24"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("warning: VIP 10.9.1.100 is inside 10.9.1.0/24 (eth0)"), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains(" ! WARNING: 10.9.1.100 is inside 10.9.1.0/24"), "{}", text(&o.stdout));
+
+    let d = dir_with("alpha ldirectord::ldirectord.cf OSPFvip::10.0.0.100\n");
+    let o = run(&["ecmp-config", "--config-dir", p(&d), "--interface", "eth0=10.9.1.2/24"]);
+    assert!(!text(&o.stderr).contains("warning") && !text(&o.stdout).contains("WARNING"), "{}", text(&o.stderr));
+}
+
+#[test]
 fn ecmp_config_with_bfd_and_for_the_router() {
     let d = dir_with("alpha ldirectord::ldirectord.cf OSPFvip::10.0.0.100\n");
     let o = run(&["ecmp-config", "--config-dir", p(&d), "--bfd", "--router", "--interface", "up0=10.9.0.1/24", "--router-id", "1.1.1.1"]);

@@ -92,7 +92,6 @@ fn full_fixture_maps_each_keyword() {
     }
 }
 
-/// Includes are relative to the including file, not to the working directory.
 /// The global `lvs_sync_daemon` form with its options (the instance name is dropped: the sync
 /// daemon's role follows the LVS resources).
 #[test]
@@ -101,6 +100,27 @@ fn sync_daemon_options_are_carried_over() {
     assert!(out.contains("\nlvs_sync_daemon eth1 id 7 maxlen 1400 port 8848 ttl 2 group 224.0.0.81\n"), "{out}");
 }
 
+/// Values ha.cf's lvs_sync_daemon would refuse are reported, not written (exit 3).
+#[test]
+fn sync_daemon_values_out_of_range_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("k.conf"), "global_defs {\n  lvs_sync_daemon eth1 VI_1 id 300 ttl 1000 port 0 group 10.0.0.1\n}\n")
+        .unwrap();
+    let o = import(d.path(), &["k.conf"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("\nlvs_sync_daemon eth1\n"), "{}", text(&o.stdout));
+    let err = text(&o.stderr);
+    for want in [
+        "k.conf:2: lvs_sync_daemon id 300 is not from 0 to 255",
+        "ttl 1000 is not from 1 to 255",
+        "port 0 is not from 1 to 65535",
+        "group without a multicast address",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+}
+
+/// Includes are relative to the including file, not to the working directory.
 #[test]
 fn includes_follow_the_including_file() {
     let here = import(&data(), &["full.conf"]);

@@ -178,6 +178,18 @@ fn render(args: &Args, vips: &[OspfVip], ifaces: &[Iface], router_id: Ipv4Addr) 
     }
     for i in ifaces {
         let _ = writeln!(o, " network {} area {area}", subnet(i));
+        // ospfd enables OSPF on every address a network line holds, the VIP on lo too: it would
+        // then be announced whatever its health, and withdrawing it would do nothing.
+        for v in vips.iter().filter(|v| !args.router && crate::daemon::ecmp::contains(i.addr, u32::from(i.prefix), v.vip)) {
+            let _ = writeln!(o, " ! WARNING: {} is inside {}: it would be announced whatever its health", v.vip, subnet(i));
+            eprintln!(
+                "heartbeat ecmp-config: warning: VIP {} is inside {} ({}): OSPF would announce it whatever its health; \
+                 use a VIP outside the directors' OSPF networks",
+                v.vip,
+                subnet(i),
+                i.name
+            );
+        }
     }
     for v in vips {
         if args.router {

@@ -95,11 +95,33 @@ pub fn present_in(running: &str, o: &OspfVip) -> bool {
     })
 }
 
-async fn perform(vtysh: &Vtysh, o: &OspfVip, cmd: Command) -> Result<Outcome, String> {
+/// Another `network A/P area X` line of a running configuration whose prefix holds the VIP: ospfd
+/// then enables OSPF on the VIP's address whatever we add or remove, so withdrawal does nothing.
+pub fn covered_by_other(running: &str, vip: std::net::Ipv4Addr) -> Option<String> {
+    running.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let ["network", net, "area", _] = w.as_slice() else { return None };
+        let (addr, len) = net.split_once('/')?;
+        let (addr, len): (std::net::Ipv4Addr, u32) = (addr.parse().ok()?, len.parse().ok()?);
+        (len < 32 && contains(addr, len, vip)).then(|| (*net).to_owned())
+    })
+}
+
+/// Whether `addr/len` holds `ip`.
+pub fn contains(addr: std::net::Ipv4Addr, len: u32, ip: std::net::Ipv4Addr) -> bool {
+    let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
+    u32::from(addr) & mask == u32::from(ip) & mask
+}
+
+/// `covered` is set by `Verify` to another network line that holds the VIP, if any.
+async fn perform(vtysh: &Vtysh, o: &OspfVip, cmd: Command, covered: &mut Option<String>) -> Result<Outcome, String> {
     match cmd {
         Command::Announce => vtysh.run(&announce_cmds(o)).await.map(|_| Outcome::Done),
         Command::Withdraw => vtysh.run(&withdraw_cmds(o)).await.map(|_| Outcome::Done),
-        Command::Verify => vtysh.run(&verify_cmds()).await.map(|t| Outcome::Present(present_in(&t, o))),
+        Command::Verify => vtysh.run(&verify_cmds()).await.map(|t| {
+            *covered = covered_by_other(&t, o.vip);
+            Outcome::Present(present_in(&t, o))
+        }),
     }
 }
 
@@ -155,6 +177,7 @@ where
         let mut was_announced = false;
         // The last vtysh error, logged once until it changes (FRR down: one line, not one a second).
         let mut last_err: Option<String> = None;
+        let mut covered: Option<String> = None;
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -181,7 +204,8 @@ where
                 said = Some((healthy, standing_by));
             }
             while let Some(cmd) = a.tick(clock(), healthy, standing_by) {
-                let outcome = match perform(&vtysh, &o, cmd).await {
+                let before = covered.clone();
+                let outcome = match perform(&vtysh, &o, cmd, &mut covered).await {
                     Ok(out) => {
                         if last_err.take().is_some() {
                             log(&format!("info: OSPFvip {}: FRR answers again", o.vip));
@@ -196,6 +220,15 @@ where
                         Outcome::Failed
                     }
                 };
+                if covered != before {
+                    if let Some(net) = &covered {
+                        log(&format!(
+                            "WARN: OSPFvip {}: FRR's \"network {net}\" holds the VIP, so ospfd announces it whatever its health; \
+                             take the VIP out of that network (see heartbeat ecmp-config)",
+                            o.vip
+                        ));
+                    }
+                }
                 if let (Command::Verify, Outcome::Present(p), Some(was)) = (cmd, outcome, a.announced()) {
                     if p != was {
                         log(&format!(
@@ -294,6 +327,15 @@ mod tests {
             ["configure terminal", "interface lo", "ip ospf cost 20", "exit", "router ospf", "network 10.0.0.100/32 area 0.0.0.1"]
         );
         assert_eq!(withdraw_cmds(&o("10.0.0.100::1")), ["configure terminal", "router ospf", "no network 10.0.0.100/32 area 1"]);
+    }
+
+    #[test]
+    fn a_network_holding_the_vip_is_found() {
+        let running = "router ospf\n network 10.78.1.0/24 area 0\n network 10.0.0.0/8 area 0\n network 10.0.0.100/32 area 0\n";
+        assert_eq!(covered_by_other(running, "10.0.0.100".parse().unwrap()).as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(covered_by_other(running, "192.168.0.1".parse().unwrap()), None);
+        assert_eq!(covered_by_other(" network 0.0.0.0/0 area 0\n", "192.168.0.1".parse().unwrap()).as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(covered_by_other(" network 10.0.0.100/32 area 0\n network bad/x area 0\n", "10.0.0.100".parse().unwrap()), None);
     }
 
     #[test]

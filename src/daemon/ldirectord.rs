@@ -208,11 +208,13 @@ impl Director {
     }
 
     pub async fn status(&self) -> Vec<crate::director::engine::RealStatus> {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Control::Status(tx)).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
+        self.handle().status().await
+    }
+
+    /// A handle that asks this director for its reals, to be awaited without holding whatever
+    /// the director lives in.
+    pub fn handle(&self) -> StatusHandle {
+        StatusHandle(self.tx.clone())
     }
 
     /// Stops (clean stop: services with `cleanstop=yes` removed) and waits for the end.
@@ -224,6 +226,21 @@ impl Director {
     /// Waits until the director ends by itself (it only does on a fatal error).
     pub async fn wait(&mut self) -> Result<(), String> {
         (&mut self.join).await.map_err(|e| e.to_string())?
+    }
+}
+
+/// See [`Director::handle`].
+#[derive(Clone)]
+pub struct StatusHandle(mpsc::UnboundedSender<Control>);
+
+impl StatusHandle {
+    /// The reals' states; none when the director has stopped.
+    pub async fn status(&self) -> Vec<crate::director::engine::RealStatus> {
+        let (tx, rx) = oneshot::channel();
+        if self.0.send(Control::Status(tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 }
 

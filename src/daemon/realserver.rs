@@ -309,6 +309,16 @@ pub fn run(argv: &[String]) -> i32 {
         }
     };
     let path = state_path();
+    // One command at a time (the init script and the resource.d wrapper may run together): a
+    // second start reading the state file before the first wrote it would record 1/2 as the
+    // values found, and stop would then restore those.
+    let _lock = match lock(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("realserver: {e}");
+            return 1;
+        }
+    };
     let r = match args.action {
         Action::Start => start(&args, &path).map(|()| 0),
         Action::Stop => stop(&args, &path).map(|()| 0),
@@ -318,6 +328,21 @@ pub fn run(argv: &[String]) -> i32 {
         eprintln!("realserver: {e}");
         1
     })
+}
+
+/// An exclusive lock on `STATE.lock`, held until dropped (waits for another command).
+fn lock(state: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+    if let Some(dir) = state.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let path = state.with_extension("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| format!("locking {}: {e}", path.display()))
 }
 
 fn start(args: &Args, path: &Path) -> Result<(), String> {

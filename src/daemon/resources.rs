@@ -89,27 +89,43 @@ impl Runner {
     }
 
     /// Moves the sync daemon to the role the held groups call for; `stop` stops it (exit).
+    /// A failed step (interface not up yet, the kernel short of memory) is retried twice, a
+    /// second apart: a node left without its sync daemon would lose connections at the next
+    /// failover.
     async fn sync_follow(&self, stop: bool) {
         let Some(sync) = &self.sync else { return };
-        let mut s = sync.lock().await;
-        let held = self.held.lock().map(|v| v.clone()).unwrap_or_default();
-        let steps = if stop { s.to(None) } else { s.follow(&self.groups, &held) };
-        if steps.is_empty() {
-            return;
-        }
-        // Netlink calls block: off the event loop (the daemon runs on one thread).
-        let t0 = std::time::Instant::now();
-        let done = tokio::task::spawn_blocking(move || match crate::daemon::sync::backend() {
-            Ok(mut b) => crate::daemon::sync::apply(b.as_mut(), &steps),
-            Err(e) => vec![Err(format!("IPVS sync daemon: {e}"))],
-        })
-        .await
-        .unwrap_or_else(|e| vec![Err(format!("IPVS sync daemon: {e}"))]);
-        for r in done {
-            match r {
-                Ok(line) => log(&format!("{line} ({} ms)", t0.elapsed().as_millis())),
-                Err(e) => log(&format!("ERROR: {e}")),
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
+            let mut s = sync.lock().await;
+            let held = self.held.lock().map(|v| v.clone()).unwrap_or_default();
+            let steps = if stop { s.to(None) } else { s.follow(&self.groups, &held) };
+            if steps.is_empty() {
+                return;
+            }
+            // Netlink calls block: off the event loop (the daemon runs on one thread).
+            let t0 = std::time::Instant::now();
+            let done = tokio::task::spawn_blocking(move || match crate::daemon::sync::backend() {
+                Ok(mut b) => crate::daemon::sync::apply(b.as_mut(), &steps),
+                Err(e) => vec![Err(format!("IPVS sync daemon: {e}"))],
+            })
+            .await
+            .unwrap_or_else(|e| vec![Err(format!("IPVS sync daemon: {e}"))]);
+            let mut ok = true;
+            for r in done {
+                match r {
+                    Ok(line) => log(&format!("{line} ({} ms)", t0.elapsed().as_millis())),
+                    Err(e) => {
+                        ok = false;
+                        log(&format!("ERROR: {e}"));
+                    }
+                }
+            }
+            if ok || stop {
+                return;
+            }
+            s.failed();
         }
     }
 
@@ -307,11 +323,13 @@ impl Runner {
                 let health = move || {
                     let dirs = dirs.clone();
                     async move {
-                        // A director being started or stopped: no sample this time.
-                        let g = dirs.try_lock().ok()?;
+                        // A director being started or stopped: no sample this time. The map is
+                        // not held while the directors answer (status --json shares it).
+                        let handles: Vec<_> = dirs.try_lock().ok()?.values().map(|d| d.handle()).collect();
                         let mut all = Vec::new();
-                        for d in g.values() {
-                            all.extend(d.status().await);
+                        for h in handles {
+                            // A director too busy to answer within a second: no sample.
+                            all.extend(tokio::time::timeout(Duration::from_secs(1), h.status()).await.ok()?);
                         }
                         Some(all)
                     }

@@ -79,6 +79,12 @@ impl Sync {
         steps
     }
 
+    /// A step failed: what runs is unknown, so the next steps clear both roles and start again.
+    pub fn failed(&mut self) {
+        self.fresh = true;
+        self.running = None;
+    }
+
     /// The steps when held groups changed.
     pub fn follow(&mut self, groups: &[ResourceGroup], held: &[bool]) -> Vec<Step> {
         self.to(Some(desired_role(groups, held)))
@@ -134,6 +140,17 @@ mod tests {
 
     fn cfg() -> LvsSync {
         LvsSync { iface: "eth1".into(), syncid: 7, maxlen: None, port: Some(8849), ttl: None, group: None, line: 1 }
+    }
+
+    #[test]
+    fn a_failed_step_is_retried_from_a_clean_slate() {
+        let mut s = Sync::new(cfg());
+        s.to(Some(SyncRole::Backup));
+        s.failed();
+        assert_eq!(s.running(), None);
+        let steps = s.to(Some(SyncRole::Backup));
+        assert_eq!(steps, vec![Step::Stop(SyncRole::Master), Step::Stop(SyncRole::Backup), Step::Start(s.daemon(SyncRole::Backup))]);
+        assert!(s.to(Some(SyncRole::Backup)).is_empty());
     }
 
     #[test]

@@ -56,6 +56,24 @@ impl FakeIpvs {
         }
     }
 
+    /// The table the file lists now (the sync daemon's side does not own it, and another
+    /// process may have written it since this fake was opened).
+    fn reload_table(&mut self) {
+        let Some(text) = self.file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else { return };
+        let rest: String = text.lines().filter(|l| SyncDaemon::parse_listing(l).is_none()).flat_map(|l| [l, "\n"]).collect();
+        if let Ok(t) = super::listing::parse_list(&rest) {
+            self.table = t;
+        }
+    }
+
+    /// Held across a read-modify-write of the file, so the two writers do not lose each
+    /// other's part. None without a file (or when the lock cannot be had: best effort).
+    fn file_lock(&self) -> Option<nix::fcntl::Flock<std::fs::File>> {
+        let path = self.file.as_ref()?.with_extension("lock");
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).ok()?;
+        nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok()
+    }
+
     fn persist(&self) -> Result<(), IpvsError> {
         let Some(path) = &self.file else { return Ok(()) };
         // `ipvsadm -Ln`, then `ipvsadm -Ln --thresholds` for what the plain layout cannot show.
@@ -177,6 +195,7 @@ impl Backend for FakeIpvs {
     }
 
     fn apply(&mut self, ops: &[Op]) -> Vec<Result<(), Errno>> {
+        let _lock = self.file_lock();
         self.reload_daemons();
         let results: Vec<_> = ops.iter().map(|op| self.apply_one(op)).collect();
         if results.iter().any(Result::is_ok) {
@@ -193,7 +212,9 @@ impl Backend for FakeIpvs {
     }
 
     fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), Errno> {
+        let _lock = self.file_lock();
         self.reload_daemons();
+        self.reload_table();
         self.start_daemon_one(d)?;
         self.persist().map_err(|e| match e {
             IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
@@ -202,7 +223,9 @@ impl Backend for FakeIpvs {
     }
 
     fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
+        let _lock = self.file_lock();
         self.reload_daemons();
+        self.reload_table();
         self.stop_daemon_one(role)?;
         self.persist().map_err(|e| match e {
             IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,

@@ -249,17 +249,26 @@ fn sync_daemon(t: &mut Tr, it: &Item) {
     let mut first = true;
     while let Some(w) = rest.next() {
         match w.as_str() {
-            "id" | "maxlen" | "port" | "ttl" => match rest.next() {
-                Some(v) if uint(v).is_some() => {
-                    let _ = write!(line, " {w} {v}");
+            // The ranges ha.cf's lvs_sync_daemon accepts (id and ttl are one byte on the wire).
+            "id" | "maxlen" | "port" | "ttl" => {
+                let (lo, hi) = match w.as_str() {
+                    "id" => (0, 255),
+                    "ttl" => (1, 255),
+                    _ => (1, 65535),
+                };
+                match rest.next() {
+                    Some(v) if v.parse::<u32>().is_ok_and(|x| (lo..=hi).contains(&x)) => {
+                        let _ = write!(line, " {w} {v}");
+                    }
+                    Some(v) => t.skip(&it.loc, format!("lvs_sync_daemon {w} {v} is not from {lo} to {hi}; not carried over")),
+                    None => t.skip(&it.loc, format!("lvs_sync_daemon option {w} without a number; not carried over")),
                 }
-                _ => t.skip(&it.loc, format!("lvs_sync_daemon option {w} without a number; not carried over")),
-            },
-            "group" => match rest.next().filter(|v| v.parse::<IpAddr>().is_ok()) {
+            }
+            "group" => match rest.next().filter(|v| v.parse::<IpAddr>().is_ok_and(|a| a.is_multicast())) {
                 Some(v) => {
                     let _ = write!(line, " group {v}");
                 }
-                None => t.skip(&it.loc, "lvs_sync_daemon group without an address; not carried over"),
+                None => t.skip(&it.loc, "lvs_sync_daemon group without a multicast address; not carried over"),
             },
             // The VRRP instance the role follows: in heartbeat-rs it follows the LVS resources.
             _ if first => {}
