@@ -400,7 +400,11 @@ fi
 
 # --- a (cont.): remove and purge ---------------------------------------------------------------
 echo "== a. remove and purge"
+printf 'sysctl net.ipv4.conf.all.arp_ignore 0\nvip 10.0.0.100 lo\n' >"$root/run/heartbeat-rs/realserver.state"
+: >"$root/run/heartbeat-rs/other"
 check "dpkg -r" dpkg_logged -r heartbeat-rs
+check "remove: realserver.state stays (VIPs up), the rest of /run/heartbeat-rs goes" \
+    test -f "$root/run/heartbeat-rs/realserver.state" -a ! -e "$root/run/heartbeat-rs/other"
 check "remove: the binary is gone" test ! -e "$root/usr/sbin/heartbeat" -a ! -L "$root/usr/bin/cl_status"
 check "remove: conffiles stay" test -f "$root/etc/ha.d/authkeys" -a -f "$root/etc/init.d/heartbeat"
 check "remove: state is config-files" \
