@@ -23,7 +23,7 @@ pub async fn check(spec: &CheckSpec, _timeout: Duration) -> Result<String, Strin
     let query = build_query(id, &qname, qtype)?;
     let to = SocketAddr::new(spec.key.addr, spec.key.checkport);
     let reply = if spec.key.udp {
-        let bind: SocketAddr = if to.is_ipv6() { "[::]:0".parse().expect("literal") } else { "0.0.0.0:0".parse().expect("literal") };
+        let bind = super::any_local(&to);
         let sock = tokio::net::UdpSocket::bind(bind).await.map_err(|e| format!("socket: {e}"))?;
         sock.connect(to).await.map_err(|e| format!("connect to {to}: {e}"))?;
         sock.send(&query).await.map_err(|e| format!("send: {e}"))?;

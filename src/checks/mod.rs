@@ -160,6 +160,12 @@ pub fn excerpt(b: &[u8]) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned()
 }
 
+/// The wildcard local address of `to`'s family, any port: where a UDP check binds.
+pub(crate) fn any_local(to: &SocketAddr) -> SocketAddr {
+    let ip: std::net::IpAddr = if to.is_ipv6() { std::net::Ipv6Addr::UNSPECIFIED.into() } else { std::net::Ipv4Addr::UNSPECIFIED.into() };
+    SocketAddr::new(ip, 0)
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

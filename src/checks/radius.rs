@@ -66,7 +66,7 @@ pub fn accepted(reply: &[u8], id: u8, auth: [u8; 16], secret: &str) -> Result<()
 
 pub async fn check(spec: &CheckSpec) -> Result<String, String> {
     let to = SocketAddr::new(spec.key.addr, spec.key.checkport);
-    let bind: SocketAddr = if to.is_ipv6() { "[::]:0".parse().expect("literal") } else { "0.0.0.0:0".parse().expect("literal") };
+    let bind = super::any_local(&to);
     let sock = tokio::net::UdpSocket::bind(bind).await.map_err(|e| format!("socket: {e}"))?;
     sock.connect(to).await.map_err(|e| format!("connect to {to}: {e}"))?;
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);

@@ -19,7 +19,7 @@ pub async fn check(spec: &CheckSpec) -> Result<String, String> {
     let to = SocketAddr::new(spec.key.addr, spec.key.checkport);
     let call_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let reply = if spec.key.udp {
-        let bind: SocketAddr = if to.is_ipv6() { "[::]:0".parse().expect("literal") } else { "0.0.0.0:0".parse().expect("literal") };
+        let bind = super::any_local(&to);
         let sock = tokio::net::UdpSocket::bind(bind).await.map_err(|e| format!("socket: {e}"))?;
         sock.connect(to).await.map_err(|e| format!("connect to {to}: {e}"))?;
         let local = sock.local_addr().map_err(|e| e.to_string())?;
