@@ -34,12 +34,7 @@ impl FakeIpvs {
     /// batch of changes.
     pub fn open_file(path: &std::path::Path) -> Result<FakeIpvs, IpvsError> {
         let (table, daemons) = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let daemons: Vec<SyncDaemon> = text.lines().filter_map(SyncDaemon::parse_listing).collect();
-                let rest: String = text.lines().filter(|l| SyncDaemon::parse_listing(l).is_none()).flat_map(|l| [l, "\n"]).collect();
-                let table = super::listing::parse_list(&rest).map_err(|e| IpvsError::Malformed(format!("{}: {e}", path.display())))?;
-                (table, daemons)
-            }
+            Ok(text) => split_file(&text).map_err(|e| IpvsError::Malformed(format!("{}: {e}", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Table::default(), Vec::new()),
             Err(e) => {
                 return Err(IpvsError::Io { what: format!("reading {}", path.display()), errno: Errno(e.raw_os_error().unwrap_or(0)) });
@@ -56,13 +51,13 @@ impl FakeIpvs {
         }
     }
 
-    /// The table the file lists now (the sync daemon's side does not own it, and another
-    /// process may have written it since this fake was opened).
-    fn reload_table(&mut self) {
+    /// Table and daemons as the file lists them now: the sync daemon's side does not own the
+    /// table, and another process may have written it since this fake was opened.
+    fn reload_all(&mut self) {
         let Some(text) = self.file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else { return };
-        let rest: String = text.lines().filter(|l| SyncDaemon::parse_listing(l).is_none()).flat_map(|l| [l, "\n"]).collect();
-        if let Ok(t) = super::listing::parse_list(&rest) {
-            self.table = t;
+        if let Ok((table, daemons)) = split_file(&text) {
+            self.table = table;
+            self.daemons = daemons;
         }
     }
 
@@ -179,6 +174,14 @@ impl FakeIpvs {
     }
 }
 
+/// A fake's file: the `ipvsadm -Ln` listing, and the sync daemons' lines among it.
+fn split_file(text: &str) -> Result<(Table, Vec<SyncDaemon>), String> {
+    let daemons: Vec<SyncDaemon> = text.lines().filter_map(SyncDaemon::parse_listing).collect();
+    let rest: String = text.lines().filter(|l| SyncDaemon::parse_listing(l).is_none()).flat_map(|l| [l, "\n"]).collect();
+    let table = super::listing::parse_list(&rest).map_err(|e| e.to_string())?;
+    Ok((table, daemons))
+}
+
 fn check_service(key: &ServiceKey, conf: &super::model::ServiceConf) -> Result<(), Errno> {
     if !SCHEDULERS.contains(&conf.scheduler.as_str()) {
         return Err(Errno::ENOENT);
@@ -213,23 +216,15 @@ impl Backend for FakeIpvs {
 
     fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), Errno> {
         let _lock = self.file_lock();
-        self.reload_daemons();
-        self.reload_table();
+        self.reload_all();
         self.start_daemon_one(d)?;
-        self.persist().map_err(|e| match e {
-            IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
-            IpvsError::Malformed(_) => Errno::EINVAL,
-        })
+        self.persist().map_err(|e| e.errno())
     }
 
     fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
         let _lock = self.file_lock();
-        self.reload_daemons();
-        self.reload_table();
+        self.reload_all();
         self.stop_daemon_one(role)?;
-        self.persist().map_err(|e| match e {
-            IpvsError::Io { errno, .. } | IpvsError::Refused { errno, .. } => errno,
-            IpvsError::Malformed(_) => Errno::EINVAL,
-        })
+        self.persist().map_err(|e| e.errno())
     }
 }

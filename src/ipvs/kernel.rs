@@ -199,20 +199,13 @@ impl Backend for KernelIpvs {
         let seq = self.next_seq();
         let mut w = Writer::new();
         w.new_daemon(self.family, seq, d);
-        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(errno_of)
+        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(|e| e.errno())
     }
 
     fn stop_daemon(&mut self, role: SyncRole) -> Result<(), Errno> {
         let seq = self.next_seq();
         let mut w = Writer::new();
         w.del_daemon(self.family, seq, role);
-        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(errno_of)
-    }
-}
-
-fn errno_of(e: IpvsError) -> Errno {
-    match e {
-        IpvsError::Refused { errno, .. } | IpvsError::Io { errno, .. } => errno,
-        IpvsError::Malformed(_) => Errno::EINVAL,
+        self.exchange(&w.buf, seq, false).map(|_| ()).map_err(|e| e.errno())
     }
 }

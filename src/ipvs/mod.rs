@@ -65,6 +65,16 @@ pub enum IpvsError {
     Malformed(String),
 }
 
+impl IpvsError {
+    /// The errno an operation that reports only errnos gives back for this error.
+    pub fn errno(&self) -> Errno {
+        match self {
+            IpvsError::Refused { errno, .. } | IpvsError::Io { errno, .. } => *errno,
+            IpvsError::Malformed(_) => Errno::EINVAL,
+        }
+    }
+}
+
 /// Something that holds an IPVS table: the kernel, or the fake.
 pub trait Backend {
     /// The whole table, services and destinations, in the backend's order.
