@@ -253,17 +253,6 @@ fn host_addr(ip: IpAddr, dev: &str) -> Result<crate::daemon::resources::Addr, St
     })
 }
 
-/// Whether `ip` is configured on `dev`.
-fn on_device(ip: IpAddr, dev: &str) -> Result<bool, String> {
-    let ifs = nix::ifaddrs::getifaddrs().map_err(|e| format!("listing interfaces: {e}"))?;
-    Ok(ifs.filter(|i| i.interface_name == dev || i.interface_name.starts_with(&format!("{dev}:"))).filter_map(|i| i.address).any(|a| {
-        match ip {
-            IpAddr::V4(v4) => a.as_sockaddr_in().is_some_and(|s| s.ip() == v4),
-            IpAddr::V6(v6) => a.as_sockaddr_in6().is_some_and(|s| s.ip() == v6),
-        }
-    }))
-}
-
 /// tunl0 exists once the ipip module is loaded; load it if needed, then bring tunl0 up.
 fn ensure_tunl0() -> Result<(), String> {
     if nix::net::if_::if_nametoindex("tunl0").is_err() {
@@ -436,7 +425,7 @@ fn status(args: &Args, path: &Path) -> Result<i32, String> {
     };
     let mut present = 0;
     for (ip, dev) in &vips {
-        if on_device(*ip, dev)? {
+        if crate::daemon::resources::present_on(*ip, Some(dev))? {
             present += 1;
         } else {
             println!("realserver: {ip} is not on {dev}");

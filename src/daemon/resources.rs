@@ -688,8 +688,14 @@ fn free_label(ifs: &[nix::ifaddrs::InterfaceAddress], iface: &str) -> String {
 
 /// Whether the address is configured on this host.
 pub fn present(ip: IpAddr) -> Result<bool, String> {
+    present_on(ip, None)
+}
+
+/// Whether `ip` is on interface `dev` (or one of its `dev:label` aliases), or on any with `None`.
+pub fn present_on(ip: IpAddr, dev: Option<&str>) -> Result<bool, String> {
     let ifs = nix::ifaddrs::getifaddrs().map_err(|e| format!("listing interfaces: {e}"))?;
-    Ok(ifs.filter_map(|i| i.address).any(|a| match ip {
+    let on_dev = |name: &str| dev.is_none_or(|d| name == d || name.strip_prefix(d).is_some_and(|r| r.starts_with(':')));
+    Ok(ifs.filter(|i| on_dev(&i.interface_name)).filter_map(|i| i.address).any(|a| match ip {
         IpAddr::V4(v4) => a.as_sockaddr_in().is_some_and(|s| s.ip() == v4),
         IpAddr::V6(v6) => a.as_sockaddr_in6().is_some_and(|s| s.ip() == v6),
     }))
