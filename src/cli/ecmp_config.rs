@@ -78,7 +78,7 @@ fn host_ifaces(vips: &[Ipv4Addr]) -> Vec<Iface> {
 }
 
 fn subnet(i: &Iface) -> String {
-    let mask = if i.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(i.prefix)) };
+    let mask = crate::daemon::ecmp::netmask(u32::from(i.prefix));
     format!("{}/{}", Ipv4Addr::from(u32::from(i.addr) & mask), i.prefix)
 }
 

@@ -109,8 +109,12 @@ pub fn covered_by_other(running: &str, vip: std::net::Ipv4Addr) -> Option<String
 
 /// Whether `addr/len` holds `ip`.
 pub fn contains(addr: std::net::Ipv4Addr, len: u32, ip: std::net::Ipv4Addr) -> bool {
-    let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
-    u32::from(addr) & mask == u32::from(ip) & mask
+    u32::from(addr) & netmask(len) == u32::from(ip) & netmask(len)
+}
+
+/// The IPv4 netmask of a prefix length (32 and above: all ones).
+pub fn netmask(len: u32) -> u32 {
+    u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0)
 }
 
 /// `covered` is set by `Verify` to another network line that holds the VIP, if any.
