@@ -372,14 +372,19 @@ fn start(args: &Args, path: &Path) -> Result<(), String> {
     save_state(path, &st)
 }
 
-fn stop(args: &Args, path: &Path) -> Result<(), String> {
-    let mut st = load_state(path)?;
-    let targets: Vec<(IpAddr, String)> = if args.vips.is_empty() {
+/// The VIPs a stop or status is about, with their devices: those named (on the device the state
+/// file recorded, else the mode's), or with none named every VIP the state file lists.
+fn targets(args: &Args, st: &State) -> Vec<(IpAddr, String)> {
+    if args.vips.is_empty() {
         st.vips.iter().map(|(ip, d)| (*ip, d.clone())).collect()
     } else {
         args.vips.iter().map(|ip| (*ip, st.vips.get(ip).cloned().unwrap_or_else(|| vip_device(args.tun).to_owned()))).collect()
-    };
-    for (ip, dev) in targets {
+    }
+}
+
+fn stop(args: &Args, path: &Path) -> Result<(), String> {
+    let mut st = load_state(path)?;
+    for (ip, dev) in targets(args, &st) {
         if nix::net::if_::if_nametoindex(dev.as_str()).is_ok() {
             let a = host_addr(ip, &dev)?;
             match crate::daemon::resources::del_addr(&a) {
@@ -418,11 +423,7 @@ fn stop(args: &Args, path: &Path) -> Result<(), String> {
 
 fn status(args: &Args, path: &Path) -> Result<i32, String> {
     let st = load_state(path)?;
-    let vips: Vec<(IpAddr, String)> = if args.vips.is_empty() {
-        st.vips.iter().map(|(ip, d)| (*ip, d.clone())).collect()
-    } else {
-        args.vips.iter().map(|ip| (*ip, st.vips.get(ip).cloned().unwrap_or_else(|| vip_device(args.tun).to_owned()))).collect()
-    };
+    let vips = targets(args, &st);
     let mut present = 0;
     for (ip, dev) in &vips {
         if crate::daemon::resources::present_on(*ip, Some(dev))? {
