@@ -85,25 +85,32 @@ pub fn verify_cmds() -> Vec<String> {
     vec!["show running-config".to_owned()]
 }
 
+/// The `network NET area AREA` lines of a running configuration, as (NET, AREA).
+fn network_lines(running: &str) -> impl Iterator<Item = (&str, &str)> {
+    running.lines().filter_map(|l| {
+        let mut w = l.split_whitespace();
+        match (w.next(), w.next(), w.next(), w.next(), w.next()) {
+            (Some("network"), Some(net), Some("area"), Some(area), None) => Some((net, area)),
+            _ => None,
+        }
+    })
+}
+
 /// Whether a running configuration announces the VIP in its area (`0` and `0.0.0.0` alike).
 pub fn present_in(running: &str, o: &OspfVip) -> bool {
     let want = format!("{}/32", o.vip);
-    running.lines().any(|l| {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        matches!(w.as_slice(), ["network", net, "area", area]
-            if *net == want && crate::config::ospfvip::parse(&[o.vip.to_string(), (*area).to_owned()]).is_ok_and(|p| p.area.id() == o.area.id()))
+    network_lines(running).any(|(net, area)| {
+        net == want && crate::config::ospfvip::parse(&[o.vip.to_string(), area.to_owned()]).is_ok_and(|p| p.area.id() == o.area.id())
     })
 }
 
 /// Another `network A/P area X` line of a running configuration whose prefix holds the VIP: ospfd
 /// then enables OSPF on the VIP's address whatever we add or remove, so withdrawal does nothing.
 pub fn covered_by_other(running: &str, vip: std::net::Ipv4Addr) -> Option<String> {
-    running.lines().find_map(|l| {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        let ["network", net, "area", _] = w.as_slice() else { return None };
+    network_lines(running).find_map(|(net, _)| {
         let (addr, len) = net.split_once('/')?;
         let (addr, len): (std::net::Ipv4Addr, u32) = (addr.parse().ok()?, len.parse().ok()?);
-        (len < 32 && contains(addr, len, vip)).then(|| (*net).to_owned())
+        (len < 32 && contains(addr, len, vip)).then(|| net.to_owned())
     })
 }
 
